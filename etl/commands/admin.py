@@ -1,0 +1,56 @@
+"""`hssk init` (schema) and `hssk samples` (synthetic data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from etl.commands.common import Context, pass_context
+
+
+@click.command("init")
+@pass_context
+def init_cmd(obj: Context) -> None:
+    """Create the HSSK database schema, or upgrade it to this version's.
+
+    Example: hssk --db postgresql://postgres@127.0.0.1/hssk init
+    """
+    from etl.load.db import migrate, redact
+
+    engine = obj.engine()
+    before, after = migrate(engine)
+    if not obj.quiet:
+        where = redact(str(engine.url))
+        if before == after:
+            click.echo(f"{where}: schema is current ({after})")
+        else:
+            click.echo(f"{where}: schema {before or 'none'} → {after}")
+
+
+@click.command("samples")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the sample files and ground truth into.")
+@click.option("--people", default=1000, show_default=True, type=click.IntRange(10),
+              help="How many residents to simulate.")
+@click.option("--seed", default=831, show_default=True, type=int,
+              help="Random seed: the same seed writes the same files.")
+@pass_context
+def samples_cmd(obj: Context, output: Path, people: int, seed: int) -> None:
+    """Write realistic synthetic source files for every kind, with a ground-truth file.
+
+    No real person's data: names, dates and numbers are generated.
+
+    Example: hssk samples -o data/samples --people 1000 --seed 831
+    """
+    from etl.synth import write_samples
+
+    written = write_samples(output, people=people, seed=seed)
+    if not obj.quiet:
+        for path, rows in written.items():
+            click.echo(f"{rows:>7}  {path}")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(init_cmd)
+    group.add_command(samples_cmd)

@@ -1,0 +1,117 @@
+"""What every command shares: the context object, shared options, progress and rendering."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.engine import Engine
+
+from etl.summary import RunSummary
+
+log = logging.getLogger("etl.cli")
+
+
+@dataclass
+class Context:
+    db: str | None
+    verbosity: int
+    quiet: bool
+
+    def engine(self) -> Engine:
+        from etl.load.db import connect
+
+        return connect(self.db)
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+def output_dir_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("-o", "--output", "output", required=True,
+                        type=click.Path(file_okay=False, path_type=Path),
+                        help="Folder to write this stage's Parquet files into.")(f)
+
+
+def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print the summary as JSON instead of a table.")(f)
+
+
+def source_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--text-encoding", type=click.Choice(["unicode", "tcvn3", "vni", "viqr"]),
+                     help="Force the font encoding of text instead of detecting it per sheet.")(f)
+    f = click.option("--mapping", "mapping_files", multiple=True,
+                     type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="Extra mapping YAML (replaces the built-in one of the same kind).")(f)
+    return f
+
+
+class ProgressReporter:
+    """A rich bar on a terminal, a log line per step under cron, nothing with --quiet."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar: Progress | None = None
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> ProgressReporter:
+        if not self.quiet and sys.stderr.isatty():
+            self.bar = Progress(TextColumn("{task.description:>9}"), BarColumn(),
+                                TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                                console=Console(stderr=True), transient=True)
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        if self.bar is None:
+            log.info("progress", extra={"stage": stage, "done": done, "total": total})
+            return
+        if stage not in self.tasks:
+            self.tasks[stage] = self.bar.add_task(stage, total=total)
+        self.bar.update(self.tasks[stage], completed=done, total=total)
+
+
+def render_summary(summary: RunSummary, as_json: bool, quiet: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2, default=str))
+        return
+    if quiet:
+        return
+    console = Console()
+    title = "dry run: nothing loaded" if summary.dry_run else f"batch {summary.batch_id}"
+    table = Table(title=f"hssk {summary.command} — {title}")
+    for col in ("file", "kind", "read", "created", "updated", "unchanged", "rejected"):
+        table.add_column(col, justify="left" if col in ("file", "kind") else "right")
+    for f in summary.files:
+        table.add_row(f.source_file, f.kind, str(f.read), str(f.created), str(f.updated),
+                      str(f.unchanged), str(f.rejected))
+    console.print(table)
+    console.print(
+        f"persons created {summary.persons_created}, updated {summary.persons_updated}; "
+        f"identifiers added {summary.identifiers_added}; rejects recorded {summary.rejects_added}; "
+        f"counts {'reconcile' if summary.reconciles else 'DO NOT reconcile'}")
+    if summary.rejects_by_reason:
+        console.print("rejected by reason: " + ", ".join(
+            f"{slug} {n}" for slug, n in summary.rejects_by_reason.items()))
+    if summary.issues:
+        console.print("findings: " + ", ".join(f"{slug} {n}" for slug, n in summary.issues.items()))
+    for note in summary.notes[:20]:
+        console.print(f"note: {note}")
+    if summary.seconds:
+        console.print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in summary.seconds.items()))

@@ -1,0 +1,212 @@
+"""Extract: source files in, one staged-record table out (values exactly as typed + provenance).
+
+Each file's kind is detected from its content (the mapping whose headers fit best, or the XML
+envelope) unless ``kind`` is given. Rows that cannot become a record go to rejects with file,
+position and reason; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from etl.errors import SourceError, UsageError
+from etl.extract.mapping import Mapping, mappings_for
+from etl.extract.tabular import (
+    cell_text,
+    convert_legacy_text,
+    find_header,
+    is_footer,
+    read_workbook,
+)
+from etl.stage import (
+    FILE_COLUMNS,
+    IDENTITY_COLUMNS,
+    RECORD_COLUMNS,
+    REJECT_COLUMNS,
+    StageData,
+    empty,
+)
+from etl.transform.legacy import ENCODINGS
+
+TABULAR_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm"}
+SUPPORTED_SUFFIXES = TABULAR_SUFFIXES
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class FileNote:
+    """Something about a whole file worth telling the operator (no personal data)."""
+
+    source_file: str
+    message: str
+
+
+@dataclass
+class ExtractResult:
+    data: StageData
+    notes: list[FileNote] = field(default_factory=list)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def record_hash(raw: dict[str, object]) -> str:
+    payload = json.dumps(raw, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+def _skipped(relative: Path) -> bool:
+    """Hidden files, Excel lock files and anything under a folder or file named with a leading
+    underscore (such as the samples' ``_truth/``) are not sources."""
+    return any(part.startswith((".", "_", "~$")) for part in relative.parts)
+
+
+def expand_paths(paths: Iterable[Path]) -> list[Path]:
+    """Files as given, folders walked recursively for supported files, in a stable order.
+
+    Inside folders, names starting with ``.``, ``_`` or ``~$`` are skipped (see ``_skipped``).
+    """
+    found: list[Path] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*")
+                                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+                                and not _skipped(p.relative_to(path))))
+        elif path.exists():
+            found.append(path)
+        else:
+            raise SourceError(f"{path}: no such file or folder")
+    return found
+
+
+def _extract_tabular(path: Path, sha: str, mappings: dict[str, Mapping], kind: str | None,
+                     text_encoding: str | None, notes: list[FileNote]):
+    workbook = read_workbook(path)
+    candidates = [mappings[kind]] if kind else list(mappings.values())
+    matches = []
+    encodings = []
+    for sheet in workbook.sheets:
+        if not any(cell_text(v) for row in sheet.rows for v in row):
+            continue
+        encodings.append(convert_legacy_text(sheet, text_encoding))
+        match = find_header(sheet, candidates)
+        if match is None:
+            notes.append(FileNote(path.name, f"sheet {sheet.name!r}: no table header recognised; "
+                                             "sheet skipped"))
+            continue
+        matches.append((sheet, match))
+    if not matches:
+        expected = kind or "any known kind"
+        raise SourceError(f"{path.name}: no table with the headers of {expected} found",
+                          hint="run `hssk inspect` on it, or add header synonyms to a mapping")
+    # One kind per file: the kind that fits best; sheets of another kind are reported.
+    best_kind = max(matches, key=lambda m: m[1].score)[1].mapping.kind
+    records: list[dict[str, object]] = []
+    for sheet, match in matches:
+        if match.mapping.kind != best_kind:
+            notes.append(FileNote(path.name, f"sheet {sheet.name!r} looks like "
+                                             f"{match.mapping.kind}, file is {best_kind}; skipped"))
+            continue
+        for col in match.unmapped:
+            notes.append(FileNote(path.name, f"sheet {sheet.name!r}: column {col!r} not mapped"))
+        records.extend(_sheet_records(path, sha, sheet, match, workbook.reader))
+    encoding_used = sorted(set(encodings)) or ["unicode"]
+    info = {"encoding": workbook.encoding, "text_encoding": ",".join(encoding_used),
+            "reader": workbook.reader}
+    return best_kind, records, info
+
+
+def _sheet_records(path: Path, sha: str, sheet, match, reader: str) -> list[dict[str, object]]:
+    kind = match.mapping.kind
+    headers = match.headers
+    out: list[dict[str, object]] = []
+    data_index = 0
+    for index in range(match.data_start, len(sheet.rows)):
+        row = sheet.rows[index]
+        if is_footer(row):
+            break
+        texts = [cell_text(v) for v in row]
+        if not any(texts):
+            continue
+        data_index = index - match.data_start + 1
+        excel_row = sheet.first_row + index
+        locator = f"row={data_index}" if reader == "csv" else f"{sheet.name}!{excel_row}"
+        raw = {(headers[i] if i < len(headers) and headers[i] else f"col{i + 1}"): t
+               for i, t in enumerate(texts) if t is not None}
+        record: dict[str, object] = {c: None for c in RECORD_COLUMNS}
+        extra: dict[str, str] = {}
+        for col, name in match.columns.items():
+            value = texts[col] if col < len(texts) else None
+            if name in IDENTITY_COLUMNS:
+                record[name] = value
+            elif value is not None:
+                extra[name] = value
+        record.update(
+            source_kind=kind, source_file=path.name, file_sha256=sha, locator=locator,
+            sheet=sheet.name if reader != "csv" else None, row_number=excel_row,
+            record_key=f"{kind}:{sha[:16]}:{locator}", record_hash=record_hash(raw),
+            extra=json.dumps(extra, ensure_ascii=False) if extra else None,
+            raw=json.dumps(raw, ensure_ascii=False),
+        )
+        out.append(record)
+    return out
+
+
+def extract_files(
+    paths: Iterable[Path],
+    *,
+    kind: str | None = None,
+    text_encoding: str | None = None,
+    mapping_files: list[Path] | None = None,
+    progress: Progress | None = None,
+) -> ExtractResult:
+    """Extract every file in ``paths`` (folders walked) into one staged table."""
+    mappings = mappings_for(mapping_files)
+    if kind is not None and kind not in mappings:
+        raise UsageError(f"unknown source kind {kind!r}; known: {', '.join(sorted(mappings))}")
+    if text_encoding is not None and text_encoding not in ENCODINGS:
+        raise UsageError(f"unknown text encoding {text_encoding!r}; use one of {ENCODINGS}")
+    files = expand_paths(paths)
+    if not files:
+        raise SourceError("no source files found", hint="pass CSV, XLSX or XML files or folders")
+    file_rows, records, rejects = [], [], []
+    notes: list[FileNote] = []
+    for n, path in enumerate(files, 1):
+        if progress:
+            progress("extract", n, len(files))
+        sha = file_sha256(path)
+        try:
+            file_kind, file_records, info = _extract_tabular(path, sha, mappings, kind,
+                                                             text_encoding, notes)
+        except SourceError as exc:
+            # One unreadable file must not stop the batch: it becomes a file-level reject.
+            rejects.append({"source_file": path.name, "file_sha256": sha, "locator": "file",
+                            "stage": "extract", "slug": "unreadable-file", "field": "",
+                            "message": str(exc) + (f" ({exc.hint})" if exc.hint else ""),
+                            "raw": None})
+            file_kind, file_records = kind or "unknown", []
+            info = {"encoding": None, "text_encoding": None, "reader": None}
+        records.extend(file_records)
+        file_rows.append({"source_file": path.name, "path": str(path.resolve()),
+                          "file_sha256": sha, "kind": file_kind,
+                          "size_bytes": path.stat().st_size, "rows": len(file_records), **info})
+    data = StageData(
+        "extract",
+        pd.DataFrame(file_rows, columns=FILE_COLUMNS),
+        pd.DataFrame(records, columns=RECORD_COLUMNS) if records else empty(RECORD_COLUMNS),
+        pd.DataFrame(rejects, columns=REJECT_COLUMNS) if rejects else empty(REJECT_COLUMNS),
+        meta={"notes": [n.__dict__ for n in notes]},
+    )
+    return ExtractResult(data, notes)

@@ -1,0 +1,150 @@
+"""Declarative source mappings (``mappings/*.yaml``): header synonyms per field, detection rules.
+
+A mapping is data a district IT officer can copy and edit; this module validates it and matches
+a sheet's headers against it after folding case, diacritics and punctuation.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+
+import yaml
+
+from etl.errors import MappingError
+from etl.transform.text import fold
+
+_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def header_key(text: object) -> str:
+    """Fold a header for comparison: "Họ, chữ đệm và tên" → "hochudemvaten"."""
+    return re.sub(r"[^a-z0-9]", "", fold(str(text))) if text is not None else ""
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """One source kind's mapping: which header means which staged field."""
+
+    kind: str
+    description: str
+    fields: dict[str, list[str]]
+    required: list[str]
+    any_of: list[str]
+    ignore: list[str] = field(default_factory=list)
+    values: dict[str, object] = field(default_factory=dict)
+    priority: int = 50
+    source: str = ""
+
+    @functools.cached_property
+    def synonym_index(self) -> dict[str, str]:
+        index: dict[str, str] = {}
+        for name, synonyms in self.fields.items():
+            for synonym in synonyms:
+                index.setdefault(header_key(synonym), name)
+        return index
+
+    @functools.cached_property
+    def ignored_keys(self) -> frozenset[str]:
+        return frozenset(header_key(h) for h in self.ignore)
+
+    def field_for(self, header: object) -> str | None:
+        return self.synonym_index.get(header_key(header))
+
+    def match_headers(self, headers: list[object]) -> dict[int, str]:
+        """Column index → field for the headers this mapping knows (first column wins)."""
+        found: dict[int, str] = {}
+        taken: set[str] = set()
+        for i, header in enumerate(headers):
+            name = self.field_for(header)
+            if name and name not in taken:
+                found[i] = name
+                taken.add(name)
+        return found
+
+    def score(self, headers: list[object]) -> float:
+        """How well a header row fits: 0 when a required field is missing, else the share of
+        non-empty headers understood (ignored ones count as understood)."""
+        matched = set(self.match_headers(headers).values())
+        if not all(r in matched for r in self.required):
+            return 0.0
+        if self.any_of and not matched.intersection(self.any_of):
+            return 0.0
+        keys = [header_key(h) for h in headers if header_key(h)]
+        if not keys:
+            return 0.0
+        known = sum(1 for k in keys if k in self.synonym_index or k in self.ignored_keys)
+        return known / len(keys) + 0.01 * len(matched)
+
+
+def _parse(data: object, source: str) -> Mapping:
+    if not isinstance(data, dict):
+        raise MappingError(f"{source}: a mapping must be a YAML mapping (key: value)")
+    kind = data.get("kind")
+    if not isinstance(kind, str) or not re.fullmatch(r"[a-z][a-z0-9-]*", kind):
+        raise MappingError(f"{source}: 'kind' must be a lower-case name like 'registry'")
+    raw_fields = data.get("fields")
+    if not isinstance(raw_fields, dict) or not raw_fields:
+        raise MappingError(f"{source}: 'fields' must map field names to lists of header synonyms")
+    fields: dict[str, list[str]] = {}
+    seen: dict[str, str] = {}
+    for name, synonyms in raw_fields.items():
+        if not isinstance(name, str) or not _FIELD_NAME.match(name):
+            raise MappingError(f"{source}: field name {name!r} must be snake_case")
+        if not isinstance(synonyms, list) or not all(isinstance(s, str) and s for s in synonyms):
+            raise MappingError(f"{source}: field {name!r} needs a list of header texts")
+        for synonym in synonyms:
+            key = header_key(synonym)
+            if key in seen and seen[key] != name:
+                raise MappingError(
+                    f"{source}: header {synonym!r} is listed for both {seen[key]!r} and {name!r}")
+            seen[key] = name
+        fields[name] = list(synonyms)
+    detect = data.get("detect") or {}
+    required = list(detect.get("required", []))
+    any_of = list(detect.get("any_of", []))
+    for name in required + any_of:
+        if name not in fields:
+            raise MappingError(f"{source}: detect names field {name!r}, which 'fields' lacks")
+    return Mapping(
+        kind=kind,
+        description=str(data.get("description", kind)),
+        fields=fields,
+        required=required,
+        any_of=any_of,
+        ignore=list(data.get("ignore", [])),
+        values=dict(data.get("values") or {}),
+        priority=int(data.get("priority", 50)),
+        source=source,
+    )
+
+
+def load_mapping_file(path: Path) -> Mapping:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise MappingError(f"cannot read mapping {path}: {exc}") from exc
+    return _parse(data, str(path))
+
+
+@functools.cache
+def builtin_mappings() -> dict[str, Mapping]:
+    """The mappings shipped inside the package, by kind."""
+    found: dict[str, Mapping] = {}
+    for entry in files("etl.mappings").iterdir():
+        if entry.name.endswith(".yaml"):
+            mapping = _parse(yaml.safe_load(entry.read_text(encoding="utf-8")), entry.name)
+            found[mapping.kind] = mapping
+    return found
+
+
+def mappings_for(extra_paths: list[Path] | None = None) -> dict[str, Mapping]:
+    """Built-in mappings overlaid with user mapping files (same kind replaces)."""
+    result = dict(builtin_mappings())
+    for path in extra_paths or []:
+        mapping = load_mapping_file(path)
+        result[mapping.kind] = mapping
+    return result

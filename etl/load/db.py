@@ -1,0 +1,98 @@
+"""Connecting to the HSSK database and keeping its schema current (Alembic, run in-process)."""
+
+from __future__ import annotations
+
+import os
+from importlib.resources import files
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+
+from etl.errors import DatabaseError, SchemaOutOfDate
+
+DEFAULT_URL = "sqlite:///hssk.db"
+
+
+def database_url(explicit: str | None = None) -> str:
+    """``--db`` wins, then ``HSSK_DB``, then a SQLite file in the working directory.
+
+    A bare ``postgresql://`` URL is given the psycopg 3 driver, the one we install.
+    """
+    url = explicit or os.environ.get("HSSK_DB") or DEFAULT_URL
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL is reported as such by the caller
+        return "<unparseable database URL>"
+
+
+def connect(url: str | None = None) -> Engine:
+    """An engine for ``url``; SQLite gets foreign keys and WAL, as the loader expects."""
+    url = database_url(url)
+    try:
+        engine = sa.create_engine(url)
+    except (sa.exc.ArgumentError, ImportError) as exc:
+        raise DatabaseError(f"cannot use database {redact(url)}: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+    return engine
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(files("etl.load") / "migrations"))
+    return cfg
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head() or ""
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine) -> tuple[str | None, str]:
+    """Create or upgrade the schema to the newest revision; returns (before, after)."""
+    try:
+        before = current_revision(engine)
+        cfg = _alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except sa.exc.OperationalError as exc:
+        raise DatabaseError(f"cannot reach database {redact(str(engine.url))}: "
+                            f"{str(exc.orig).strip().splitlines()[0]}") from exc
+    return before, head_revision()
+
+
+def require_current(engine: Engine) -> None:
+    """Refuse to load into a database whose schema is missing or older than this code."""
+    try:
+        revision = current_revision(engine)
+    except sa.exc.OperationalError as exc:
+        raise DatabaseError(f"cannot reach database {redact(str(engine.url))}: "
+                            f"{str(exc.orig).strip().splitlines()[0]}") from exc
+    if revision != head_revision():
+        raise SchemaOutOfDate(
+            f"database {redact(str(engine.url))} is at schema {revision or 'none'}, "
+            f"this version needs {head_revision()}",
+            hint="run `hssk init` to create or upgrade the schema",
+        )

@@ -1,0 +1,334 @@
+"""The HSSK database: the four parts of the Decision 831/QĐ-BYT record plus the pipeline's own
+bookkeeping (batches, source files, source records with provenance, rejects).
+
+SQLAlchemy Core tables, identical on SQLite and PostgreSQL. Alembic owns changes: after editing
+this module, add a migration under ``etl/load/migrations/versions``.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _id() -> sa.Column:
+    return sa.Column("id", sa.Integer, primary_key=True, autoincrement=True)
+
+
+def _person() -> sa.Column:
+    return sa.Column("person_id", sa.Text, sa.ForeignKey("persons.person_id"), nullable=False,
+                     index=True)
+
+
+def _source_record() -> sa.Column:
+    return sa.Column("source_record_id", sa.Integer, sa.ForeignKey("source_records.id"),
+                     index=True)
+
+
+# --- pipeline bookkeeping ----------------------------------------------------------------
+
+batches = sa.Table(
+    "batches", metadata,
+    _id(),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime),
+    sa.Column("status", sa.Text, nullable=False),  # running / committed / failed
+    sa.Column("command", sa.Text, nullable=False),
+    sa.Column("tool_version", sa.Text, nullable=False),
+    sa.Column("summary", sa.Text),  # the run summary as JSON
+)
+
+source_files = sa.Table(
+    "source_files", metadata,
+    _id(),
+    sa.Column("sha256", sa.Text, nullable=False, unique=True),
+    sa.Column("file_name", sa.Text, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("encoding", sa.Text),  # byte encoding (utf-8, cp1258…) for text files
+    sa.Column("text_encoding", sa.Text),  # unicode / tcvn3 / vni / viqr, as detected or forced
+    sa.Column("reader", sa.Text),  # csv, calamine, openpyxl, xml
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("batches.id"), nullable=False),
+)
+
+persons = sa.Table(
+    "persons", metadata,
+    sa.Column("person_id", sa.Text, primary_key=True),
+    # Part 1: administrative (hành chính)
+    sa.Column("full_name", sa.Text),
+    sa.Column("family_name", sa.Text),
+    sa.Column("middle_name", sa.Text),
+    sa.Column("given_name", sa.Text),
+    sa.Column("name_key", sa.Text, index=True),
+    sa.Column("sex", sa.Text),  # M / F / U
+    sa.Column("birth_date", sa.Date),  # only when known to the day
+    sa.Column("birth_year", sa.Integer, index=True),
+    sa.Column("birth_month", sa.Integer),
+    sa.Column("birth_day", sa.Integer),
+    sa.Column("birth_date_precision", sa.Text),  # day / month / year
+    sa.Column("blood_group_abo", sa.Text),
+    sa.Column("blood_group_rh", sa.Text),
+    sa.Column("ethnicity_code", sa.Text),
+    sa.Column("religion", sa.Text),
+    sa.Column("nationality", sa.Text),
+    sa.Column("occupation", sa.Text),
+    sa.Column("household_code", sa.Text),
+    sa.Column("household_head_name", sa.Text),
+    sa.Column("relation_to_head", sa.Text),
+    sa.Column("permanent_address", sa.Text),
+    sa.Column("permanent_commune_code", sa.Text),
+    sa.Column("current_address", sa.Text),
+    sa.Column("current_commune_code", sa.Text),
+    sa.Column("phone", sa.Text),
+    sa.Column("email", sa.Text),
+    sa.Column("father_name", sa.Text),
+    sa.Column("mother_name", sa.Text),
+    sa.Column("guardian_name", sa.Text),
+    sa.Column("emergency_contact", sa.Text),
+    sa.Column("created_batch_id", sa.Integer, sa.ForeignKey("batches.id"), nullable=False),
+    sa.Column("updated_batch_id", sa.Integer, sa.ForeignKey("batches.id"), nullable=False),
+)
+
+source_records = sa.Table(
+    "source_records", metadata,
+    _id(),
+    sa.Column("record_key", sa.Text, nullable=False, unique=True),  # kind:file:locator or kind:facility:MA_LK
+    sa.Column("source_kind", sa.Text, nullable=False),
+    sa.Column("source_file_id", sa.Integer, sa.ForeignKey("source_files.id"), nullable=False,
+              index=True),
+    sa.Column("locator", sa.Text, nullable=False),
+    sa.Column("record_hash", sa.Text, nullable=False),
+    sa.Column("person_id", sa.Text, sa.ForeignKey("persons.person_id"), nullable=False,
+              index=True),
+    sa.Column("match_rule", sa.Text),
+    sa.Column("created_batch_id", sa.Integer, sa.ForeignKey("batches.id"), nullable=False),
+    sa.Column("updated_batch_id", sa.Integer, sa.ForeignKey("batches.id"), nullable=False),
+    # identity as this source presented it: the master index that matching reads
+    sa.Column("full_name", sa.Text),
+    sa.Column("name_key", sa.Text),
+    sa.Column("family_key", sa.Text),
+    sa.Column("middle_key", sa.Text),
+    sa.Column("given_key", sa.Text),
+    sa.Column("sex", sa.Text),
+    sa.Column("birth_year", sa.Integer),
+    sa.Column("birth_month", sa.Integer),
+    sa.Column("birth_day", sa.Integer),
+    sa.Column("birth_date_precision", sa.Text),
+    sa.Column("personal_id", sa.Text, index=True),
+    sa.Column("social_insurance_code", sa.Text, index=True),
+    sa.Column("commune_code", sa.Text),
+    sa.Column("facility_code", sa.Text),
+    sa.Column("facility_patient_id", sa.Text),
+    sa.Column("household_head_key", sa.Text),
+    sa.Column("phone", sa.Text),
+    sa.Column("raw", sa.Text),  # the source row as JSON, for audit and re-processing
+)
+
+person_identifiers = sa.Table(
+    "person_identifiers", metadata,
+    _id(),
+    _person(),
+    sa.Column("kind", sa.Text, nullable=False),  # personal_id, cmnd, passport, insurance_card, social_insurance_code, facility_patient_id
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # valid / inconsistent
+    sa.Column("first_batch_id", sa.Integer, sa.ForeignKey("batches.id"), nullable=False),
+    sa.UniqueConstraint("kind", "value", "person_id"),
+    sa.Index("ix_person_identifiers_lookup", "kind", "value"),
+)
+
+rejects = sa.Table(
+    "rejects", metadata,
+    _id(),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("batches.id"), nullable=False),
+    sa.Column("source_file", sa.Text, nullable=False),
+    sa.Column("file_sha256", sa.Text, nullable=False),
+    sa.Column("locator", sa.Text, nullable=False),
+    sa.Column("stage", sa.Text, nullable=False),
+    sa.Column("slug", sa.Text, nullable=False),
+    sa.Column("field", sa.Text, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("raw", sa.Text),
+    sa.UniqueConstraint("file_sha256", "locator", "slug", "field"),
+)
+
+# --- Part 2: history and risk factors (tiền sử, yếu tố nguy cơ) ---------------------------
+
+birth_conditions = sa.Table(
+    "birth_conditions", metadata,
+    sa.Column("person_id", sa.Text, sa.ForeignKey("persons.person_id"), primary_key=True),
+    sa.Column("delivery_type", sa.Text),  # normal / caesarean / unknown
+    sa.Column("premature", sa.Boolean),
+    sa.Column("asphyxia", sa.Boolean),
+    sa.Column("birth_weight_g", sa.Integer),
+    sa.Column("birth_length_cm", sa.Float),
+    sa.Column("congenital_defects", sa.Text),
+    _source_record(),
+)
+
+risk_factors = sa.Table(
+    "risk_factors", metadata,
+    _id(), _person(),
+    sa.Column("factor", sa.Text, nullable=False),  # smoking, alcohol, drugs, physical_activity, exposure, toilet
+    sa.Column("status", sa.Text),
+    sa.Column("detail", sa.Text),
+    sa.Column("amount", sa.Text),
+    sa.Column("quit", sa.Boolean),
+    sa.Column("duration_years", sa.Float),
+    _source_record(),
+)
+
+allergies = sa.Table(
+    "allergies", metadata,
+    _id(), _person(),
+    sa.Column("category", sa.Text, nullable=False),  # drug, chemical, food, other
+    sa.Column("agent", sa.Text),
+    sa.Column("reaction", sa.Text),
+    _source_record(),
+)
+
+disease_history = sa.Table(
+    "disease_history", metadata,
+    _id(), _person(),
+    sa.Column("scope", sa.Text, nullable=False),  # personal / family
+    sa.Column("condition", sa.Text, nullable=False),
+    sa.Column("icd10", sa.Text),
+    sa.Column("relative", sa.Text),
+    sa.Column("note", sa.Text),
+    _source_record(),
+)
+
+disabilities = sa.Table(
+    "disabilities", metadata,
+    _id(), _person(),
+    sa.Column("kind", sa.Text, nullable=False),  # hearing, sight, hands, legs, spine, cleft, other
+    sa.Column("detail", sa.Text),
+    _source_record(),
+)
+
+surgeries = sa.Table(
+    "surgeries", metadata,
+    _id(), _person(),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("year", sa.Integer),
+    _source_record(),
+)
+
+reproductive_history = sa.Table(
+    "reproductive_history", metadata,
+    sa.Column("person_id", sa.Text, sa.ForeignKey("persons.person_id"), primary_key=True),
+    sa.Column("contraception", sa.Text),
+    sa.Column("last_pregnancy_year", sa.Integer),
+    sa.Column("pregnancies", sa.Integer),
+    sa.Column("miscarriages", sa.Integer),
+    sa.Column("abortions", sa.Integer),
+    sa.Column("births", sa.Integer),
+    sa.Column("normal_births", sa.Integer),
+    sa.Column("caesarean_births", sa.Integer),
+    sa.Column("difficult_births", sa.Integer),
+    sa.Column("term_births", sa.Integer),
+    sa.Column("preterm_births", sa.Integer),
+    sa.Column("living_children", sa.Integer),
+    sa.Column("gynaecological_disease", sa.Text),
+    _source_record(),
+)
+
+# --- Part 3: immunization (tiêm chủng) ----------------------------------------------------
+
+immunizations = sa.Table(
+    "immunizations", metadata,
+    _id(), _person(), _source_record(),
+    sa.Column("vaccine_code", sa.Text, nullable=False),
+    sa.Column("vaccine_name", sa.Text),
+    sa.Column("dose_number", sa.Integer),
+    sa.Column("given_on", sa.Date),
+    sa.Column("given_precision", sa.Text),
+    sa.Column("in_programme", sa.Boolean),
+    sa.Column("reaction", sa.Text),
+    sa.Column("facility_code", sa.Text),
+    sa.Column("pregnancy_month", sa.Integer),
+    sa.UniqueConstraint("source_record_id", "vaccine_code", "dose_number"),
+)
+
+# --- Part 4: clinical and paraclinical exams (khám lâm sàng, cận lâm sàng) ------------------
+
+encounters = sa.Table(
+    "encounters", metadata,
+    _id(), _person(), _source_record(),
+    sa.Column("encounter_key", sa.Text, nullable=False, unique=True),
+    sa.Column("kind", sa.Text, nullable=False),  # clinic, school-exam, adult-exam
+    sa.Column("facility_code", sa.Text),
+    sa.Column("started_at", sa.DateTime),
+    sa.Column("ended_at", sa.DateTime),
+    sa.Column("visit_type", sa.Text),
+    sa.Column("reason", sa.Text),
+    sa.Column("examiner", sa.Text),
+    sa.Column("outcome", sa.Text),
+    sa.Column("health_class", sa.Text),
+    sa.Column("advice", sa.Text),
+    sa.Column("notes", sa.Text),
+)
+
+observations = sa.Table(
+    "observations", metadata,
+    _id(), _person(),
+    sa.Column("encounter_id", sa.Integer, sa.ForeignKey("encounters.id"), index=True),
+    sa.Column("code", sa.Text, nullable=False),  # pulse, temperature, systolic, … vision_right
+    sa.Column("value_num", sa.Float),
+    sa.Column("value_text", sa.Text),
+    sa.Column("unit", sa.Text),
+    sa.Column("observed_at", sa.DateTime),
+    sa.Column("flag", sa.Text),  # implausible / recomputed-mismatch …
+)
+
+exam_findings = sa.Table(
+    "exam_findings", metadata,
+    _id(),
+    sa.Column("encounter_id", sa.Integer, sa.ForeignKey("encounters.id"), nullable=False,
+              index=True),
+    sa.Column("system", sa.Text, nullable=False),  # cardiovascular, dental, spine, eye …
+    sa.Column("finding", sa.Text),
+)
+
+lab_results = sa.Table(
+    "lab_results", metadata,
+    _id(), _person(),
+    sa.Column("encounter_id", sa.Integer, sa.ForeignKey("encounters.id"), index=True),
+    sa.Column("service_code", sa.Text),
+    sa.Column("indicator_code", sa.Text),
+    sa.Column("name", sa.Text),
+    sa.Column("value_text", sa.Text),
+    sa.Column("value_num", sa.Float),
+    sa.Column("unit", sa.Text),
+    sa.Column("description", sa.Text),
+    sa.Column("conclusion", sa.Text),
+    sa.Column("result_at", sa.DateTime),
+)
+
+conditions = sa.Table(
+    "conditions", metadata,
+    _id(), _person(),
+    sa.Column("encounter_id", sa.Integer, sa.ForeignKey("encounters.id"), index=True),
+    sa.Column("icd10", sa.Text, nullable=False),
+    sa.Column("icd10_valid", sa.Boolean),
+    sa.Column("name", sa.Text),
+    sa.Column("role", sa.Text, nullable=False),  # primary / secondary
+)
+
+clinical_notes = sa.Table(
+    "clinical_notes", metadata,
+    _id(),
+    sa.Column("encounter_id", sa.Integer, sa.ForeignKey("encounters.id"), nullable=False,
+              index=True),
+    sa.Column("noted_at", sa.DateTime),
+    sa.Column("text", sa.Text),
+)

@@ -1,0 +1,134 @@
+"""Stage folders: the Parquet files one stage writes and the next reads.
+
+Every stage writes a folder a person can open (``files``, ``records``, ``rejects`` and, later,
+clinical side tables) plus ``manifest.json`` naming the stage, so a crashed or suspicious run
+leaves something to inspect and a stage can refuse a folder written for another one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from etl.errors import StageError
+
+PROVENANCE_COLUMNS = [
+    "source_kind", "source_file", "file_sha256", "locator", "sheet", "row_number",
+    "record_key", "record_hash",
+]
+# The one staged-record shape every extractor produces (values as text, exactly as typed).
+IDENTITY_COLUMNS = [
+    "full_name", "birth_date", "sex", "personal_id", "cmnd", "passport", "id_document",
+    "insurance_card", "social_insurance_code", "ethnicity", "religion", "nationality",
+    "occupation", "permanent_address", "current_address", "commune_code", "village",
+    "household_code", "household_head", "relation_to_head", "father_name", "mother_name",
+    "phone", "email", "facility_code", "facility_patient_id",
+]
+RECORD_COLUMNS = PROVENANCE_COLUMNS + IDENTITY_COLUMNS + ["extra", "raw"]
+REJECT_COLUMNS = ["source_file", "file_sha256", "locator", "stage", "slug", "field", "message",
+                  "raw"]
+FILE_COLUMNS = ["source_file", "path", "file_sha256", "kind", "size_bytes", "encoding",
+                "text_encoding", "reader", "rows"]
+
+
+@dataclass
+class StageData:
+    """The tables a stage hands on. ``tables`` holds clinical side tables by name."""
+
+    stage: str
+    files: pd.DataFrame
+    records: pd.DataFrame
+    rejects: pd.DataFrame
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    issues: pd.DataFrame | None = None
+    meta: dict[str, object] = field(default_factory=dict)
+
+
+def empty(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+
+
+def _write_table(df: pd.DataFrame, path: Path) -> None:
+    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    pq.write_table(table, path, compression="zstd")
+
+
+def write_stage(data: StageData, directory: Path) -> Path:
+    """Write ``data`` to ``directory`` (created if needed), replacing an earlier stage there."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("*.parquet"):
+        old.unlink()
+    _write_table(data.files, directory / "files.parquet")
+    _write_table(data.records, directory / "records.parquet")
+    _write_table(data.rejects, directory / "rejects.parquet")
+    if data.issues is not None:
+        _write_table(data.issues, directory / "issues.parquet")
+    for name, df in data.tables.items():
+        _write_table(df, directory / f"table_{name}.parquet")
+    manifest = {
+        "stage": data.stage,
+        "records": len(data.records),
+        "rejects": len(data.rejects),
+        "tables": sorted(data.tables),
+        "meta": data.meta,
+    }
+    (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False),
+                                             encoding="utf-8")
+    return directory
+
+
+def read_stage(directory: Path, expect: str) -> StageData:
+    """Read a stage folder, refusing one written by a different stage than ``expect``."""
+    directory = Path(directory)
+    manifest_path = directory / "manifest.json"
+    if not manifest_path.exists():
+        raise StageError(f"{directory} is not a stage folder (no manifest.json)",
+                         hint=f"pass the folder written by `hssk {expect}`")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if manifest.get("stage") != expect:
+        raise StageError(
+            f"{directory} holds the output of `{manifest.get('stage')}`, expected `{expect}`",
+            hint=f"pass the folder written by `hssk {expect}`",
+        )
+
+    def load(name: str) -> pd.DataFrame:
+        return pq.read_table(directory / f"{name}.parquet").to_pandas()
+
+    tables = {name: load(f"table_{name}") for name in manifest.get("tables", [])}
+    issues = load("issues") if (directory / "issues.parquet").exists() else None
+    return StageData(expect, load("files"), load("records"), load("rejects"), tables, issues,
+                     manifest.get("meta", {}))
+
+
+def value(v: object) -> object:
+    """A cell as a plain Python value: pandas/NumPy missing markers and NaN become ``None``.
+
+    pandas 3 reads text columns as a string dtype whose missing value is NaN, which is truthy;
+    every consumer of stage tables goes through this instead of testing cells directly.
+    """
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, float) and v != v:
+        return None
+    if hasattr(v, "item") and not isinstance(v, str):
+        return v.item()
+    return v
+
+
+def records_as_dicts(df: pd.DataFrame) -> list[dict[str, object]]:
+    """Rows as dicts of plain values (``None`` for missing), for row-wise logic."""
+    columns = list(df.columns)
+    return [dict(zip(columns, (value(v) for v in row), strict=True))
+            for row in df.itertuples(index=False, name=None)]
+
+
+def as_objects(df: pd.DataFrame) -> pd.DataFrame:
+    """The frame with object columns whose missing cells are ``None`` (see :func:`value`)."""
+    out = df.astype(object)
+    return out.where(df.notna(), None)

@@ -1,0 +1,92 @@
+"""The one summary object every run returns.
+
+The console table, ``--json`` and the batch row in the database all render this object, so the
+morning report and the audit trail can never disagree. Counts reconcile per file:
+``read == created + updated + unchanged + rejected``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class FileCounts:
+    source_file: str
+    kind: str
+    read: int
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+
+    @property
+    def reconciles(self) -> bool:
+        loaded = self.created + self.updated + self.unchanged
+        return loaded + self.rejected == self.read or (self.read == 0 and self.rejected == 1)
+
+
+@dataclass
+class LoadCounts:
+    batch_id: int | None = None
+    files: list[FileCounts] = field(default_factory=list)
+    persons_created: int = 0
+    persons_updated: int = 0
+    identifiers_added: int = 0
+    rejects_added: int = 0
+    finished_at: dt.datetime | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class RunSummary:
+    """What a run did, per source file and per table, plus timings and findings by slug."""
+
+    command: str
+    database: str | None = None
+    files: list[FileCounts] = field(default_factory=list)
+    persons_created: int = 0
+    persons_updated: int = 0
+    identifiers_added: int = 0
+    rejects_added: int = 0
+    batch_id: int | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+    issues: dict[str, int] = field(default_factory=dict)
+    rejects_by_reason: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def read(self) -> int:
+        return sum(f.read for f in self.files)
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.rejected for f in self.files)
+
+    @property
+    def reconciles(self) -> bool:
+        return all(f.reconciles for f in self.files)
+
+    def absorb(self, load: LoadCounts) -> None:
+        self.files = load.files
+        self.persons_created = load.persons_created
+        self.persons_updated = load.persons_updated
+        self.identifiers_added = load.identifiers_added
+        self.rejects_added = load.rejects_added
+        self.batch_id = load.batch_id
+
+    def count_findings(self, issues, rejects) -> None:  # type: ignore[no-untyped-def]
+        if issues is not None and len(issues):
+            self.issues = dict(Counter(issues["slug"]).most_common())
+        if rejects is not None and len(rejects):
+            self.rejects_by_reason = dict(Counter(rejects["slug"]).most_common())
+
+    def as_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data.update(read=self.read, rejected=self.rejected, reconciles=self.reconciles)
+        return data

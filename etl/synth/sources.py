@@ -1,0 +1,129 @@
+"""Source files written from the simulated population, each with the noise its clerks add.
+
+Every written row is also a ground-truth row (file, locator, resident id), so precision and
+recall of linking can be measured exactly.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+
+from openpyxl import Workbook
+
+from etl.synth.noise import birth_text, mutate_digit, name_variant, strip_marks
+from etl.synth.population import COMMUNES, Resident
+
+ETHNIC_NAMES = {"08": "Mông", "03": "Thái", "01": "Kinh", "09": "Dao", "06": "Mường",
+                "29": "Khơ Mú"}
+Truth = list[tuple[str, str, str]]
+
+
+def _address(rng: random.Random, r: Resident) -> str:
+    commune = COMMUNES[r.commune][0]
+    kind = "Thị trấn" if r.commune == "14845" else "Xã"
+    return rng.choice([
+        f"{r.village}, {kind.lower()} {commune}, huyện Mường Lát, tỉnh Thanh Hóa",
+        f"{r.village} - {kind[0]}. {commune} - H. Mường Lát",
+        f"{r.village}, {kind} {commune}, Mường Lát, Thanh Hóa",
+    ])
+
+
+REGISTRY_HEADERS = ["STT", "Số định danh cá nhân", "Họ, chữ đệm và tên", "Ngày, tháng, năm sinh",
+                    "Giới tính", "Dân tộc", "Tôn giáo", "Quốc tịch", "Nơi thường trú",
+                    "Nơi ở hiện tại", "Họ và tên chủ hộ", "Quan hệ với chủ hộ", "Số điện thoại"]
+
+
+def _registry_row(rng: random.Random, r: Resident, n: int, *, duplicate: bool) -> list[str]:
+    name = name_variant(rng, r, typo_rate=0.02 if not duplicate else 0.3,
+                        drop_middle_rate=0.02 if not duplicate else 0.3)
+    pid = r.personal_id or ""
+    if pid and rng.random() < (0.01 if not duplicate else 0.5):
+        pid = "" if duplicate else mutate_digit(rng, pid)
+    birth = birth_text(rng, r, style=rng.choice(["dmy", "dmy", "d/m"]))
+    if rng.random() < 0.002:
+        birth = f"31/02/{r.birth.year}"  # a clerk's impossible date: must be rejected
+    address = _address(rng, r)
+    head = r.head.full_name if r.head else r.full_name
+    return [str(n), pid, name, birth, "Nam" if r.sex == "M" else "Nữ",
+            ETHNIC_NAMES[r.ethnicity], "Không", "Việt Nam", address, address, head,
+            r.relation, r.phone or ""]
+
+
+def write_registry(out: Path, residents: list[Resident], rng: random.Random) -> tuple[dict, Truth]:
+    """One extract per commune: most as UTF-8 CSV with BOM, one with ';', one as XLSX."""
+    by_commune: dict[str, list[Resident]] = {}
+    for r in residents:
+        if rng.random() < 0.97:  # a few residents are not (yet) in the registry
+            by_commune.setdefault(r.commune, []).append(r)
+    written, truth = {}, []
+    for i, (code, people) in enumerate(sorted(by_commune.items())):
+        rows, ids = [], []
+        for r in people:
+            rows.append(r)
+            ids.append(False)
+            if rng.random() < 0.02:
+                rows.append(r)
+                ids.append(True)
+        order = list(range(len(rows)))
+        rng.shuffle(order)
+        slug = COMMUNES[code][0].replace(" ", "_")
+        data = [_registry_row(rng, rows[j], n, duplicate=ids[j]) for n, j in enumerate(order, 1)]
+        if i % 4 == 2:
+            path = out / f"registry_{code}_{slug}.xlsx"
+            wb = Workbook(write_only=True)
+            ws = wb.create_sheet("Danh sach")
+            ws.append([f"DANH SÁCH CÔNG DÂN XÃ {COMMUNES[code][0].upper()}"])
+            ws.append([])
+            ws.append(REGISTRY_HEADERS)
+            for row in data:
+                ws.append(row)
+            wb.save(path)
+            truth += [(path.name, f"Danh sach!{n + 3}", rows[j].resident_id)
+                      for n, j in enumerate(order, 1)]
+        else:
+            path = out / f"registry_{code}_{slug}.csv"
+            delimiter = ";" if i % 4 == 1 else ","
+            with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+                writer = csv.writer(fh, delimiter=delimiter)
+                writer.writerow(REGISTRY_HEADERS)
+                writer.writerows(data)
+            truth += [(path.name, f"row={n}", rows[j].resident_id) for n, j in enumerate(order, 1)]
+        written[path.name] = len(data)
+    return written, truth
+
+
+INSURANCE_HEADERS = ["STT", "Họ và tên", "Mã số BHXH", "Ngày tháng năm sinh", "Giới tính",
+                     "Số CCCD/ĐDCN/Hộ chiếu", "Mã thẻ BHYT", "Nơi đăng ký KCB ban đầu", "Địa chỉ"]
+
+
+def card_number(r: Resident) -> str:
+    return f"{r.card_group}{r.card_level}38{r.social_insurance_code}"
+
+
+def write_insurance(out: Path, residents: list[Resident], rng: random.Random) -> tuple[dict, Truth]:
+    """The social-insurance list (D03-TS style): title rows, upper-case names."""
+    insured = [r for r in residents if r.social_insurance_code and rng.random() < 0.7]
+    path = out / "bhxh_muong_lat.xlsx"
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("D03-TS")
+    ws.append(["BẢO HIỂM XÃ HỘI TỈNH THANH HÓA"])
+    ws.append(["DANH SÁCH NGƯỜI THAM GIA BHYT - HUYỆN MƯỜNG LÁT"])
+    ws.append([])
+    ws.append(INSURANCE_HEADERS)
+    truth = []
+    for n, r in enumerate(insured, 1):
+        name = name_variant(rng, r, typo_rate=0.03, drop_middle_rate=0.05).upper()
+        if rng.random() < 0.3:
+            name = strip_marks(name)
+        doc = r.personal_id if r.personal_id and rng.random() < 0.6 else ""
+        ws.append([n, name, r.social_insurance_code, birth_text(rng, r, style="dmy"),
+                   "Nam" if r.sex == "M" else "Nữ", doc, card_number(r),
+                   "38150" if r.commune in ("14845", "14848") else f"381{int(r.commune) % 100:02d}",
+                   _address(rng, r)])
+        truth.append((path.name, f"D03-TS!{n + 4}", r.resident_id))
+    ws.append([])
+    ws.append(["", "Người lập biểu", "", "", "Giám đốc"])
+    wb.save(path)
+    return {path.name: len(insured)}, truth

@@ -1,0 +1,285 @@
+"""Turn staged records (text as typed) into clean, comparable identity columns plus findings.
+
+Work is done once per distinct value (names, dates and addresses repeat a lot in a district),
+which keeps a 100,000-row batch to seconds without leaving plain Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from etl.stage import REJECT_COLUMNS, StageData, as_objects, empty
+from etl.transform import codes, identifiers
+from etl.transform.dates import DateError, parse_date
+from etl.transform.names import looks_given_first, parse_name
+from etl.transform.text import clean, fold
+from etl.transform.validate import ISSUE_COLUMNS, REJECT, Issue, severity
+
+CLEAN_COLUMNS = [
+    "full_name", "family_name", "middle_name", "given_name", "name_key", "family_key",
+    "middle_key", "given_key",
+    "birth_year", "birth_month", "birth_day", "birth_date_precision", "birth_date_ambiguous",
+    "sex", "personal_id", "personal_id_status", "cmnd", "passport", "insurance_cards",
+    "social_insurance_code", "ethnicity_code", "religion", "nationality", "occupation",
+    "permanent_address", "permanent_commune_code", "current_address", "current_commune_code",
+    "household_code", "household_head", "household_head_key", "relation_to_head",
+    "father_name", "mother_name", "phone", "email", "facility_code", "facility_patient_id",
+]
+_PHONE = re.compile(r"^(?:\+?84|0)(\d{9})$")
+
+
+def _unique_map(series: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
+    """``series.map(fn)`` computing ``fn`` once per distinct value."""
+    values = series.astype(object).where(series.notna(), None)
+    cache: dict[Any, Any] = {}
+    out = []
+    for v in values:
+        if v not in cache:
+            cache[v] = fn(v)
+        out.append(cache[v])
+    return pd.Series(out, index=series.index, dtype=object)
+
+
+def _text(v: object) -> str | None:
+    t = clean(v) if v is not None else ""
+    return t or None
+
+
+def _phone(v: object) -> str | None:
+    digits = re.sub(r"[^\d+]", "", str(v)) if v is not None else ""
+    m = _PHONE.match(digits)
+    return "0" + m.group(1) if m else None
+
+
+class _Findings:
+    def __init__(self, records: pd.DataFrame, policy: dict[str, str] | None) -> None:
+        self.records = records
+        self.policy = policy
+        self.rows: list[dict[str, object]] = []
+        self.rejected: dict[int, Issue] = {}
+
+    def add(self, pos: int, field: str, slug: str, value: object, message: str) -> None:
+        rec = self.records.iloc[pos]
+        issue = Issue(rec["source_file"], rec["file_sha256"], rec["locator"], field, slug,
+                      severity(slug, self.policy), None if value is None else str(value), message)
+        self.rows.append(issue.as_row())
+        if issue.severity == REJECT and pos not in self.rejected:
+            self.rejected[pos] = issue
+
+
+def _parse_birth(value: object, today: dt.date):
+    if value is None:
+        return ("missing", None)
+    try:
+        parsed = parse_date(value, placeholder_year_only=True, pivot_year=today.year,
+                            allow_serial=True)
+    except DateError as exc:
+        return ("invalid", str(exc))
+    if parsed is None:
+        return ("missing", None)
+    if parsed.year > today.year or (parsed.as_date() or dt.date(parsed.year, 1, 1)) > today:
+        return ("future", "birth date is in the future")
+    return ("ok", parsed)
+
+
+def transform_stage(data: StageData, *, policy: dict[str, str] | None = None,
+                    today: dt.date | None = None) -> StageData:
+    """Parse names, dates, sex, identifiers and codes; return the clean stage.
+
+    Records with a finding the policy marks ``reject`` move to rejects (with the finding's
+    slug and message); all findings are kept in the issues table.
+    """
+    today = today or dt.date.today()
+    rec = as_objects(data.records.reset_index(drop=True))
+    n = len(rec)
+    out = pd.DataFrame(index=rec.index)
+    findings = _Findings(rec, policy)
+
+    reversed_files = {
+        sha for sha, group in rec.groupby("file_sha256", sort=False)["full_name"]
+        if looks_given_first([v for v in group if v])
+    }
+    names = pd.Series([parse_name(v, given_first=sha in reversed_files)
+                       for v, sha in zip(rec["full_name"], rec["file_sha256"], strict=True)],
+                      index=rec.index, dtype=object)
+    out["full_name"] = [p.full if p else None for p in names]
+    out["family_name"] = [p.family if p else None for p in names]
+    out["middle_name"] = [p.middle if p else None for p in names]
+    out["given_name"] = [p.given if p else None for p in names]
+    out["name_key"] = [fold(p.full) if p else None for p in names]
+    out["family_key"] = [fold(p.family) if p else None for p in names]
+    out["middle_key"] = [fold(p.middle) if p else None for p in names]
+    out["given_key"] = [fold(p.given) if p else None for p in names]
+    for i, p in enumerate(names):
+        if p is None:
+            findings.add(i, "full_name", "missing-name", None, "the record has no name")
+        elif p.reordered:
+            findings.add(i, "full_name", "name-order-reversed", None,
+                         "the file writes names given-name-first; reordered")
+
+    births = _unique_map(rec["birth_date"], lambda v: _parse_birth(v, today))
+    years, months, days, precisions, ambiguous = [], [], [], [], []
+    for i, (state, value) in enumerate(births):
+        if state == "ok":
+            years.append(value.year)
+            months.append(value.month)
+            days.append(value.day)
+            precisions.append(value.precision)
+            ambiguous.append(value.ambiguous)
+            if value.ambiguous:
+                findings.add(i, "birth_date", "ambiguous-birth-date", rec.at[i, "birth_date"],
+                             "day and month are both 12 or less; read as day/month")
+        else:
+            years.append(None)
+            months.append(None)
+            days.append(None)
+            precisions.append(None)
+            ambiguous.append(False)
+            slug = {"missing": "missing-birth-date", "invalid": "invalid-birth-date",
+                    "future": "future-birth-date"}[state]
+            findings.add(i, "birth_date", slug, rec.at[i, "birth_date"],
+                         value or "no birth date")
+    out["birth_year"] = pd.array(years, dtype="Int64")
+    out["birth_month"] = pd.array(months, dtype="Int64")
+    out["birth_day"] = pd.array(days, dtype="Int64")
+    out["birth_date_precision"] = precisions
+    out["birth_date_ambiguous"] = ambiguous
+
+    sexes = _unique_map(rec["sex"], codes.normalize_sex)
+    for i, (raw, sx) in enumerate(zip(rec["sex"], sexes, strict=True)):
+        if raw is not None and sx is None:
+            findings.add(i, "sex", "unknown-sex", raw, "sex value not recognised")
+    out["sex"] = sexes
+
+    _identifiers(rec, out, findings)
+
+    code_system = "gso"
+    out["ethnicity_code"] = _unique_map(
+        rec["ethnicity"], lambda v: codes.resolve_ethnicity(v, code_system=code_system))
+    for i, (raw, code) in enumerate(zip(rec["ethnicity"], out["ethnicity_code"], strict=True)):
+        if raw is not None and code is None:
+            findings.add(i, "ethnicity", "unknown-ethnicity", raw, "ethnicity not in the code list")
+    for col in ("religion", "nationality", "occupation", "household_code", "relation_to_head",
+                "email", "facility_code", "facility_patient_id"):
+        out[col] = _unique_map(rec[col], _text)
+    out["permanent_address"] = _unique_map(rec["permanent_address"], _text)
+    out["current_address"] = _unique_map(rec["current_address"], _text)
+    explicit_commune = _unique_map(rec["commune_code"], lambda v: codes.resolve_commune(v))
+    perm_commune = _unique_map(rec["permanent_address"], codes.resolve_commune)
+    out["permanent_commune_code"] = explicit_commune.where(explicit_commune.notna(), perm_commune)
+    out["current_commune_code"] = _unique_map(rec["current_address"], codes.resolve_commune)
+    for i, (addr, code) in enumerate(zip(out["permanent_address"], out["permanent_commune_code"],
+                                         strict=True)):
+        if addr is not None and code is None:
+            findings.add(i, "permanent_address", "unknown-commune", None,
+                         "no known commune in the address")
+    for col in ("household_head", "father_name", "mother_name"):
+        parsed = _unique_map(rec[col], parse_name)
+        out[col] = [p.full if p else None for p in parsed]
+    out["household_head_key"] = _unique_map(out["household_head"], lambda v: fold(v) or None)
+    out["phone"] = _unique_map(rec["phone"], _phone)
+    for i, (raw, ph) in enumerate(zip(rec["phone"], out["phone"], strict=True)):
+        if raw is not None and ph is None:
+            findings.add(i, "phone", "invalid-phone", None, "not a Vietnamese phone number")
+
+    provenance = [c for c in rec.columns if c not in out.columns and c not in _STAGED_ONLY]
+    clean_records = pd.concat([rec[provenance], out[CLEAN_COLUMNS]], axis=1)
+
+    rejected_pos = sorted(findings.rejected)
+    reject_rows = [
+        {"source_file": rec.at[p, "source_file"], "file_sha256": rec.at[p, "file_sha256"],
+         "locator": rec.at[p, "locator"], "stage": "transform",
+         "slug": findings.rejected[p].slug, "field": findings.rejected[p].field,
+         "message": findings.rejected[p].message, "raw": rec.at[p, "raw"]}
+        for p in rejected_pos
+    ]
+    rejects = pd.concat([data.rejects, pd.DataFrame(reject_rows, columns=REJECT_COLUMNS)],
+                        ignore_index=True) if reject_rows else data.rejects
+    keep = clean_records.drop(index=rejected_pos).reset_index(drop=True)
+    issues = pd.DataFrame(findings.rows, columns=ISSUE_COLUMNS) if findings.rows \
+        else empty(ISSUE_COLUMNS)
+    meta = dict(data.meta)
+    meta["transformed"] = n
+    return StageData("transform", data.files, keep, rejects, dict(data.tables), issues, meta)
+
+
+_STAGED_ONLY = {"birth_date", "id_document", "insurance_card", "ethnicity", "commune_code",
+                "village"}
+
+
+def _identifiers(rec: pd.DataFrame, out: pd.DataFrame, findings: _Findings) -> None:
+    """Personal ID (from its own column or a mixed document column), CMND, passport, cards."""
+    pids, statuses, cmnds, passports, cards_out, bhxh = [], [], [], [], [], []
+    for i in range(len(rec)):
+        year = out.at[i, "birth_year"]
+        year = None if pd.isna(year) else int(year)
+        sex = out.at[i, "sex"] if out.at[i, "sex"] in ("M", "F") else None
+        pid = pid_status = cmnd = passport = None
+        for column in ("personal_id", "id_document", "cmnd", "passport"):
+            raw = rec.at[i, column]
+            if raw is None:
+                continue
+            number = identifiers.compact(raw)
+            if column == "personal_id" and len(number) == 11 and number.isdigit():
+                number = "0" + number  # Excel dropped the leading zero
+                findings.add(i, column, "leading-zero-restored", None,
+                             "11-digit number read as a personal ID with its leading 0 restored")
+            if column in ("personal_id", "id_document"):
+                check = identifiers.classify_document_number(number, birth_year=year, sex=sex)
+            elif column == "cmnd":
+                check = identifiers.check_cmnd(number)
+            else:
+                check = identifiers.check_passport(number)
+            if check.status == identifiers.INVALID:
+                findings.add(i, column, check.slug, None, check.reason)
+                continue
+            if check.kind == "personal_id":
+                if check.status != identifiers.VALID:
+                    findings.add(i, column, check.slug, None, check.reason)
+                if pid is None or (pid_status != identifiers.VALID and check.usable):
+                    pid, pid_status = check.value, check.status
+            elif check.kind == "cmnd":
+                cmnd = cmnd or check.value
+            else:
+                passport = passport or check.value
+        pids.append(pid)
+        statuses.append(pid_status)
+        cmnds.append(cmnd)
+        passports.append(passport)
+
+        cards, problems = identifiers.parse_insurance_cards(rec.at[i, "insurance_card"])
+        for problem in problems:
+            findings.add(i, "insurance_card", problem.slug, None, problem.reason)
+        cards_out.append(";".join(c.number for c in cards) or None)
+        code = None
+        raw_code = rec.at[i, "social_insurance_code"]
+        if raw_code is not None:
+            check = identifiers.check_social_insurance_code(raw_code)
+            if check.usable:
+                code = check.value
+            else:
+                findings.add(i, "social_insurance_code", check.slug, None, check.reason)
+        card_codes = {c.social_insurance_code for c in cards}
+        if code and card_codes and code not in card_codes:
+            findings.add(i, "insurance_card", "card-code-mismatch", None,
+                         "the card's last 10 digits differ from the social-insurance code")
+        if code is None and len(card_codes) == 1:
+            code = card_codes.pop()
+        bhxh.append(code)
+    out["personal_id"] = pids
+    out["personal_id_status"] = statuses
+    out["cmnd"] = cmnds
+    out["passport"] = passports
+    out["insurance_cards"] = cards_out
+    out["social_insurance_code"] = bhxh
+
+
+def extras(record: pd.Series) -> dict[str, str]:
+    """The mapped fields a source carries beyond the identity columns."""
+    return json.loads(record["extra"]) if record.get("extra") else {}
