@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import io
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from python_calamine import CalamineError, CalamineWorkbook
 
 from etl.errors import SourceError
 from etl.extract.mapping import Mapping, header_key
-from etl.transform.legacy import decode, detect_encoding
+from etl.transform.legacy import LATIN1_FOREIGN, LATIN1_VIETNAMESE, decode, detect_encoding
 from etl.transform.text import fold
 
 MAX_HEADER_SEARCH = 30
@@ -87,7 +88,7 @@ def cell_text(value: object) -> str | None:
         if value.is_integer() and abs(value) < 1e15:
             return str(int(value))
         return repr(value)
-    text = str(value).strip()
+    text = unicodedata.normalize("NFC", str(value)).strip()
     return text or None
 
 
@@ -104,12 +105,23 @@ def _decode_bytes(data: bytes) -> tuple[str, str]:
     except UnicodeDecodeError:
         pass
     latin = data.decode("latin-1")
-    if detect_encoding(latin.splitlines()[:2000]).encoding in ("tcvn3", "vni"):
-        return latin, "latin-1"
+    sample = latin[:200_000]
+    legacy = detect_encoding(sample.splitlines()).encoding
     try:
-        return data.decode("cp1258"), "cp1258"
+        windows = unicodedata.normalize("NFC", data.decode("cp1258"))
     except UnicodeDecodeError:
         return latin, "latin-1"
+    if legacy in ("tcvn3", "vni") and _vietnamese_score(decode(sample, legacy)) > \
+            _vietnamese_score(windows[:200_000]):
+        return latin, "latin-1"
+    return windows, "cp1258"
+
+
+def _vietnamese_score(text: str) -> int:
+    """Vietnamese letters produced minus characters no Vietnamese text contains."""
+    good = sum(1 for ch in text if 0x100 <= ord(ch) <= 0x1EF9 or ch in LATIN1_VIETNAMESE)
+    bad = sum(1 for ch in text if unicodedata.combining(ch) or ch in LATIN1_FOREIGN)
+    return good - 3 * bad
 
 
 def _sniff_delimiter(text: str) -> str:

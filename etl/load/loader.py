@@ -76,7 +76,9 @@ def _person_values(rec: pd.DataFrame, priority: dict[str, int]) -> dict[str, dic
         out[person_id] = values
     for person_id, row in zip(births.index, records_as_dicts(births), strict=True):
         values = out[person_id]
-        values.update(row)
+        values.update({f: _int(row[f]) if f != "birth_date_precision" else row[f]
+                       for f in _BIRTH})
+        row = values
         if row["birth_date_precision"] == "day":
             values["birth_date"] = dt.date(row["birth_year"], row["birth_month"], row["birth_day"])
     return out
@@ -144,7 +146,8 @@ def load_stage(data: StageData, engine: Engine, *, command: str = "load",
              "record_hash": r["record_hash"], "person_id": r["person_id"],
              "match_rule": r["match_rule"], "created_batch_id": batch_id,
              "updated_batch_id": batch_id, "commune_code": _value(r["permanent_commune_code"]),
-             "raw": r["raw"], **{c: _value(r[c]) for c in RECORD_FIELDS}}
+             "raw": r["raw"], **{c: _value(r[c]) for c in RECORD_FIELDS},
+             **{c: _int(r[c]) for c in ("birth_year", "birth_month", "birth_day")}}
             for r in records_as_dicts(changed)
         ]
         update_cols = [c for c in (record_rows[0] if record_rows else {})
@@ -241,6 +244,11 @@ def _write_identifiers(conn: Connection, rec: pd.DataFrame, batch_id: int) -> in
                      "first_batch_id": batch_id})
     bulk_insert(conn, s.person_identifiers, rows)
     return len(rows)
+
+
+def _int(v: object) -> int | None:
+    v = _value(v)
+    return None if v is None else int(v)  # type: ignore[arg-type]
 
 
 class _Row:

@@ -194,9 +194,9 @@ ENCODINGS = tuple(DECODERS)
 
 # Latin-1 letters that are also Vietnamese letters in Unicode; every other Latin-1 character
 # in a name is evidence of a legacy font.
-_LATIN1_VIETNAMESE = frozenset("ÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚÝàáâãèéêìíòóôõùúý")
-_LATIN1_FOREIGN = frozenset(
-    chr(c) for c in range(0xA1, 0x100) if chr(c) not in _LATIN1_VIETNAMESE
+LATIN1_VIETNAMESE = frozenset("ÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚÝàáâãèéêìíòóôõùúý")
+LATIN1_FOREIGN = frozenset(
+    chr(c) for c in range(0xA1, 0x100) if chr(c) not in LATIN1_VIETNAMESE
 ) - frozenset("°±²³´")
 # Bytes only TCVN3 uses (0xA1–0xBE less punctuation it leaves alone): ă â ê ô ơ ư đ à ả ã á ạ …
 _TCVN3_ONLY = frozenset(chr(c) for c in range(0xA1, 0xBF)) - frozenset("°±²³´")
@@ -231,7 +231,7 @@ def detect_encoding(values: Iterable[str]) -> Detection:
                 continue
             if 0x100 <= o <= 0x1EF9:
                 viet += 1
-            elif ch in _LATIN1_FOREIGN:
+            elif ch in LATIN1_FOREIGN:
                 foreign += 1
                 if ch in _TCVN3_ONLY:
                     tcvn3_only += 1
@@ -254,7 +254,7 @@ def detect_encoding(values: Iterable[str]) -> Detection:
 
 
 def _foreign_count(values: Iterable[str]) -> int:
-    return sum(1 for v in values for ch in v if ch in _LATIN1_FOREIGN)
+    return sum(1 for v in values for ch in v if ch in LATIN1_FOREIGN)
 
 
 def decode(text: str, encoding: str) -> str:
