@@ -68,3 +68,7 @@ for _module in (admin, pipeline, export):
 def main() -> None:
     """Console-script entry point."""
     sys.exit(cli.main(prog_name="hssk", standalone_mode=True))
+
+
+if __name__ == "__main__":
+    main()

@@ -123,9 +123,10 @@ def value(v: object) -> object:
 
 def records_as_dicts(df: pd.DataFrame) -> list[dict[str, object]]:
     """Rows as dicts of plain values (``None`` for missing), for row-wise logic."""
-    columns = list(df.columns)
-    return [dict(zip(columns, (value(v) for v in row), strict=True))
-            for row in df.itertuples(index=False, name=None)]
+    objects = as_objects(df)
+    names = list(objects.columns)
+    columns = [objects[c].tolist() for c in names]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def as_objects(df: pd.DataFrame) -> pd.DataFrame:

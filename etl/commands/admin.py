@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from etl.commands.common import Context, pass_context
+from etl.synth.sources import WRITER_KINDS
 
 
 @click.command("init")
@@ -35,8 +36,11 @@ def init_cmd(obj: Context) -> None:
               help="How many residents to simulate.")
 @click.option("--seed", default=831, show_default=True, type=int,
               help="Random seed: the same seed writes the same files.")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(sorted(WRITER_KINDS)),
+              help="Only these source kinds (repeatable; default: all).")
 @pass_context
-def samples_cmd(obj: Context, output: Path, people: int, seed: int) -> None:
+def samples_cmd(obj: Context, output: Path, people: int, seed: int,
+                kinds: tuple[str, ...]) -> None:
     """Write realistic synthetic source files for every kind, with a ground-truth file.
 
     No real person's data: names, dates and numbers are generated.
@@ -45,7 +49,7 @@ def samples_cmd(obj: Context, output: Path, people: int, seed: int) -> None:
     """
     from etl.synth import write_samples
 
-    written = write_samples(output, people=people, seed=seed)
+    written = write_samples(output, people=people, seed=seed, kinds=list(kinds) or None)
     if not obj.quiet:
         for path, rows in written.items():
             click.echo(f"{rows:>7}  {path}")

@@ -96,8 +96,10 @@ def render_summary(summary: RunSummary, as_json: bool, quiet: bool) -> None:
     console = Console()
     title = "dry run: nothing loaded" if summary.dry_run else f"batch {summary.batch_id}"
     table = Table(title=f"hssk {summary.command} — {title}")
-    for col in ("file", "kind", "read", "created", "updated", "unchanged", "rejected"):
-        table.add_column(col, justify="left" if col in ("file", "kind") else "right")
+    table.add_column("file", overflow="fold")
+    table.add_column("kind")
+    for col in ("read", "created", "updated", "unchanged", "rejected"):
+        table.add_column(col, justify="right")
     for f in summary.files:
         table.add_row(f.source_file, f.kind, str(f.read), str(f.created), str(f.updated),
                       str(f.unchanged), str(f.rejected))

@@ -91,7 +91,9 @@ def _known(engine: Engine | None, keys: list[str],
 def match_stage(data: StageData, engine: Engine | None = None) -> StageData:
     """Assign ``person_id`` and ``match_rule`` to every clean record."""
     rec = as_objects(data.records.reset_index(drop=True))
-    rows = records_as_dicts(rec)
+    rows = records_as_dicts(rec[["record_key", "personal_id", "personal_id_status",
+                                 "social_insurance_code", "facility_code",
+                                 "facility_patient_id"]])
     ids_per_record = [record_identifiers(row) for row in rows]
     all_values = {v for ids in ids_per_record for v in ids}
     known_records, known_ids = _known(engine, rec["record_key"].tolist(), all_values)

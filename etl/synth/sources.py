@@ -127,3 +127,6 @@ def write_insurance(out: Path, residents: list[Resident], rng: random.Random) ->
     ws.append(["", "Người lập biểu", "", "", "Giám đốc"])
     wb.save(path)
     return {path.name: len(insured)}, truth
+
+
+WRITER_KINDS = ("registry", "insurance")

@@ -59,14 +59,15 @@ def _phone(v: object) -> str | None:
 
 class _Findings:
     def __init__(self, records: pd.DataFrame, policy: dict[str, str] | None) -> None:
-        self.records = records
+        self.files = records["source_file"].tolist()
+        self.shas = records["file_sha256"].tolist()
+        self.locators = records["locator"].tolist()
         self.policy = policy
         self.rows: list[dict[str, object]] = []
         self.rejected: dict[int, Issue] = {}
 
     def add(self, pos: int, field: str, slug: str, value: object, message: str) -> None:
-        rec = self.records.iloc[pos]
-        issue = Issue(rec["source_file"], rec["file_sha256"], rec["locator"], field, slug,
+        issue = Issue(self.files[pos], self.shas[pos], self.locators[pos], field, slug,
                       severity(slug, self.policy), None if value is None else str(value), message)
         self.rows.append(issue.as_row())
         if issue.severity == REJECT and pos not in self.rejected:
@@ -124,6 +125,7 @@ def transform_stage(data: StageData, *, policy: dict[str, str] | None = None,
                          "the file writes names given-name-first; reordered")
 
     births = _unique_map(rec["birth_date"], lambda v: _parse_birth(v, today))
+    birth_raw = rec["birth_date"].tolist()
     years, months, days, precisions, ambiguous = [], [], [], [], []
     for i, (state, value) in enumerate(births):
         if state == "ok":
@@ -133,7 +135,7 @@ def transform_stage(data: StageData, *, policy: dict[str, str] | None = None,
             precisions.append(value.precision)
             ambiguous.append(value.ambiguous)
             if value.ambiguous:
-                findings.add(i, "birth_date", "ambiguous-birth-date", rec.at[i, "birth_date"],
+                findings.add(i, "birth_date", "ambiguous-birth-date", birth_raw[i],
                              "day and month are both 12 or less; read as day/month")
         else:
             years.append(None)
@@ -143,7 +145,7 @@ def transform_stage(data: StageData, *, policy: dict[str, str] | None = None,
             ambiguous.append(False)
             slug = {"missing": "missing-birth-date", "invalid": "invalid-birth-date",
                     "future": "future-birth-date"}[state]
-            findings.add(i, "birth_date", slug, rec.at[i, "birth_date"],
+            findings.add(i, "birth_date", slug, birth_raw[i],
                          value or "no birth date")
     out["birth_year"] = pd.array(years, dtype="Int64")
     out["birth_month"] = pd.array(months, dtype="Int64")
@@ -216,13 +218,16 @@ _STAGED_ONLY = {"birth_date", "id_document", "insurance_card", "ethnicity", "com
 def _identifiers(rec: pd.DataFrame, out: pd.DataFrame, findings: _Findings) -> None:
     """Personal ID (from its own column or a mixed document column), CMND, passport, cards."""
     pids, statuses, cmnds, passports, cards_out, bhxh = [], [], [], [], [], []
+    cols = {c: rec[c].tolist() for c in ("personal_id", "id_document", "cmnd", "passport",
+                                         "insurance_card", "social_insurance_code")}
+    birth_years = [None if pd.isna(y) else int(y) for y in out["birth_year"]]
+    sexes = out["sex"].tolist()
     for i in range(len(rec)):
-        year = out.at[i, "birth_year"]
-        year = None if pd.isna(year) else int(year)
-        sex = out.at[i, "sex"] if out.at[i, "sex"] in ("M", "F") else None
+        year = birth_years[i]
+        sex = sexes[i] if sexes[i] in ("M", "F") else None
         pid = pid_status = cmnd = passport = None
         for column in ("personal_id", "id_document", "cmnd", "passport"):
-            raw = rec.at[i, column]
+            raw = cols[column][i]
             if raw is None:
                 continue
             number = identifiers.compact(raw)
@@ -253,12 +258,12 @@ def _identifiers(rec: pd.DataFrame, out: pd.DataFrame, findings: _Findings) -> N
         cmnds.append(cmnd)
         passports.append(passport)
 
-        cards, problems = identifiers.parse_insurance_cards(rec.at[i, "insurance_card"])
+        cards, problems = identifiers.parse_insurance_cards(cols["insurance_card"][i])
         for problem in problems:
             findings.add(i, "insurance_card", problem.slug, None, problem.reason)
         cards_out.append(";".join(c.number for c in cards) or None)
         code = None
-        raw_code = rec.at[i, "social_insurance_code"]
+        raw_code = cols["social_insurance_code"][i]
         if raw_code is not None:
             check = identifiers.check_social_insurance_code(raw_code)
             if check.usable:
