@@ -31,6 +31,7 @@ def run(
     keep_stages: Path | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
+    policy: dict[str, str] | None = None,
 ) -> RunSummary:
     """Extract, transform, match and load ``paths`` into ``engine``'s database.
 
@@ -57,7 +58,7 @@ def run(
                                              progress=progress).data)
     summary.notes = [f"{n['source_file']}: {n['message']}"
                      for n in extracted.meta.get("notes", [])]
-    cleaned = lap("transform", transform_stage(extracted))
+    cleaned = lap("transform", transform_stage(extracted, policy=policy))
     matched = lap("match", match_stage(cleaned, engine))
     summary.count_findings(matched.issues, matched.rejects)
     if dry_run:

@@ -56,6 +56,11 @@ def source_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def policy_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--policy", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                        help="YAML of finding slug → reject|warn, overriding the default policy.")(f)
+
+
 class ProgressReporter:
     """A rich bar on a terminal, a log line per step under cron, nothing with --quiet."""
 
@@ -93,7 +98,7 @@ def render_summary(summary: RunSummary, as_json: bool, quiet: bool) -> None:
         return
     if quiet:
         return
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=140)
     title = "dry run: nothing loaded" if summary.dry_run else f"batch {summary.batch_id}"
     table = Table(title=f"hssk {summary.command} — {title}")
     table.add_column("file", overflow="fold")

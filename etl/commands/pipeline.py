@@ -12,6 +12,7 @@ from etl.commands.common import (
     json_option,
     output_dir_option,
     pass_context,
+    policy_option,
     render_summary,
     source_options,
 )
@@ -63,17 +64,21 @@ def extract_cmd(obj: Context, kind: str, files: tuple[Path, ...], output: Path,
 @click.command("transform")
 @click.argument("stage_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @output_dir_option
+@policy_option
 @json_option
 @pass_context
-def transform_cmd(obj: Context, stage_dir: Path, output: Path, as_json: bool) -> None:
+def transform_cmd(obj: Context, stage_dir: Path, output: Path, policy: Path | None,
+                  as_json: bool) -> None:
     """Parse names, dates, sexes, identifiers and codes of an extracted folder.
 
     Example: hssk transform work/staged -o work/clean
     """
     from etl.stage import read_stage, write_stage
     from etl.transform import transform_stage
+    from etl.transform.validate import load_policy
 
-    data = transform_stage(read_stage(stage_dir, "extract"))
+    data = transform_stage(read_stage(stage_dir, "extract"),
+                           policy=load_policy(policy) if policy else None)
     write_stage(data, output)
     _stage_summary("transform", data, as_json, obj.quiet)
 
@@ -130,12 +135,13 @@ def load_cmd(obj: Context, stage_dir: Path, as_json: bool) -> None:
 @click.option("--keep-stages", type=click.Path(file_okay=False, path_type=Path),
               help="Also write each stage's Parquet folder under this directory.")
 @click.option("--dry-run", is_flag=True, help="Do everything but load; report what would load.")
+@policy_option
 @click.option("--max-reject-rate", type=click.FloatRange(0, 1), default=0.05, show_default=True,
               help="Exit with code 1 when more than this share of rows is rejected.")
 @json_option
 @pass_context
 def run_cmd(obj: Context, paths: tuple[Path, ...], kind: str, text_encoding: str | None,
-            mapping_files: tuple[Path, ...], keep_stages: Path | None, dry_run: bool,
+            mapping_files: tuple[Path, ...], keep_stages: Path | None, dry_run: bool, policy: Path | None,
             max_reject_rate: float, as_json: bool) -> None:
     """Extract, transform, match and load PATHS (files or folders, walked recursively).
 
@@ -145,13 +151,15 @@ def run_cmd(obj: Context, paths: tuple[Path, ...], kind: str, text_encoding: str
     """
     from etl.load.db import require_current
     from etl.pipeline import run
+    from etl.transform.validate import load_policy
 
     engine = obj.engine()
     require_current(engine)
     with ProgressReporter(obj.quiet) as progress:
         summary = run(list(paths), engine, kind=None if kind == "auto" else kind,
                       text_encoding=text_encoding, mapping_files=list(mapping_files),
-                      keep_stages=keep_stages, dry_run=dry_run, progress=progress)
+                      keep_stages=keep_stages, dry_run=dry_run, progress=progress,
+                      policy=load_policy(policy) if policy else None)
     render_summary(summary, as_json, obj.quiet)
     if summary.read and summary.rejected / max(summary.read, 1) > max_reject_rate:
         raise SystemExit(EXIT_REJECTS)

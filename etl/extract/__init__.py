@@ -34,6 +34,9 @@ from etl.stage import (
 )
 from etl.transform.legacy import ENCODINGS
 
+# Columns where any mark ("x", "X", "1", "✓") stands for a value of another field: the school
+# sheets' "Giới tính / Nam" and "Giới tính / Nữ".
+MARK_COLUMNS = {"sex_male": "Nam", "sex_female": "Nữ"}
 TABULAR_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm"}
 SUPPORTED_SUFFIXES = TABULAR_SUFFIXES
 Progress = Callable[[str, int, int], None]
@@ -151,6 +154,9 @@ def _sheet_records(path: Path, sha: str, sheet, match, reader: str) -> list[dict
             value = texts[col] if col < len(texts) else None
             if name in IDENTITY_COLUMNS:
                 record[name] = value
+            elif name in MARK_COLUMNS:
+                if value is not None and record["sex"] is None:
+                    record["sex"] = MARK_COLUMNS[name]
             elif value is not None:
                 extra[name] = value
         record.update(

@@ -65,13 +65,14 @@ class Mapping:
                 taken.add(name)
         return found
 
-    def score(self, headers: list[object]) -> float:
-        """How well a header row fits: 0 when a required field is missing, else the share of
+    def score(self, headers: list[object], *, strict: bool = True) -> float:
+        """How well a header row fits: 0 when a required field is missing (or, when ``strict``,
+        none of the ``any_of`` fields that tell kinds apart is there), else the share of
         non-empty headers understood (ignored ones count as understood)."""
         matched = set(self.match_headers(headers).values())
         if not all(r in matched for r in self.required):
             return 0.0
-        if self.any_of and not matched.intersection(self.any_of):
+        if strict and self.any_of and not matched.intersection(self.any_of):
             return 0.0
         keys = [header_key(h) for h in headers if header_key(h)]
         if not keys:

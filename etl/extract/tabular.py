@@ -170,17 +170,47 @@ def read_workbook(path: Path) -> Workbook:
 
 
 def convert_legacy_text(sheet: Sheet, forced: str | None = None) -> str:
-    """Detect the sheet's font encoding over all its text (headers included) and convert.
+    """Detect the font encoding and convert the sheet's text to Unicode; returns what was used.
 
-    Returns the encoding used. ``forced`` (from ``--text-encoding``) skips detection.
+    Detection runs over the whole sheet (headers included) and then per column: a column with
+    strong evidence of its own (a TCVN3 name column under Unicode headers that newer software
+    wrote) keeps its own verdict, weak columns follow the sheet. ``forced`` (``--text-encoding``)
+    skips detection. The result is ``unicode``, ``tcvn3``, ``vni``, ``viqr`` or, for a mixed
+    sheet, e.g. ``tcvn3+unicode``.
     """
-    texts = [v for row in sheet.rows for v in row if isinstance(v, str) and v]
-    encoding = forced or detect_encoding(texts).encoding
-    sheet.text_encoding = encoding
-    if encoding != "unicode":
-        sheet.rows = [[decode(v, encoding) if isinstance(v, str) else v for v in row]
-                      for row in sheet.rows]
-    return encoding
+    if forced:
+        per_column = None
+        sheet_encoding = forced
+    else:
+        texts = [v for row in sheet.rows for v in row if isinstance(v, str) and v]
+        sheet_encoding = detect_encoding(texts).encoding
+        width = max((len(r) for r in sheet.rows), default=0)
+        per_column = []
+        for c in range(width):
+            column = [r[c] for r in sheet.rows if c < len(r) and isinstance(r[c], str) and r[c]]
+            found = detect_encoding(column)
+            strong = found.legacy_marks >= 3 or found.vietnamese_unicode >= 3
+            per_column.append(found.encoding if strong else sheet_encoding)
+    used = {sheet_encoding} if per_column is None else set(per_column) or {sheet_encoding}
+    if used != {"unicode"}:
+        sheet.rows = [
+            [_decode_cell(v, per_column[c] if per_column else sheet_encoding)
+             for c, v in enumerate(row)]
+            for row in sheet.rows
+        ]
+    label = "+".join(sorted(used, key=lambda e: (e == "unicode", e)))
+    sheet.text_encoding = label
+    return label
+
+
+def _decode_cell(value: object, encoding: str) -> object:
+    """Convert one cell, unless it already holds letters only Unicode has (ă đ ơ ư ạ…):
+    such a cell was typed in Unicode whatever its column looks like."""
+    if not isinstance(value, str) or encoding == "unicode":
+        return value
+    if any(0x102 <= ord(ch) <= 0x1EF9 for ch in value):
+        return value
+    return decode(value, encoding)
 
 
 def _band_headers(sheet: Sheet, start: int, band: int) -> list[str]:
@@ -211,10 +241,14 @@ def _band_headers(sheet: Sheet, start: int, band: int) -> list[str]:
 
 
 def find_header(sheet: Sheet, mappings: Iterable[Mapping]) -> HeaderMatch | None:
-    """The best (mapping, header band) in the first rows of ``sheet``, or ``None``."""
+    """The best (mapping, header band) in the first rows of ``sheet``, or ``None``.
+
+    With a single mapping (the operator named the kind) only its required fields must be there.
+    """
     best: HeaderMatch | None = None
     limit = min(len(sheet.rows), MAX_HEADER_SEARCH)
     mappings = list(mappings)
+    strict = len(mappings) > 1
     for start in range(limit):
         if sum(1 for v in sheet.rows[start] if cell_text(v)) < 2:
             continue
@@ -223,7 +257,7 @@ def find_header(sheet: Sheet, mappings: Iterable[Mapping]) -> HeaderMatch | None
                 break
             headers = _band_headers(sheet, start, band)
             for mapping in mappings:
-                score = mapping.score(headers)
+                score = mapping.score(headers, strict=strict)
                 if score <= 0:
                     continue
                 if best is None or score > best.score + 1e-9:

@@ -53,3 +53,10 @@ def sex_codes() -> dict[str, str]:
 def vital_bounds() -> dict[str, Any]:
     text = files(__package__).joinpath("vitals.yaml").read_text(encoding="utf-8")
     return yaml.safe_load(text)
+
+
+@functools.cache
+def value_sets() -> dict[str, Any]:
+    """The 831 value sets (canonical code → spellings), see value_sets.yaml."""
+    text = files(__package__).joinpath("value_sets.yaml").read_text(encoding="utf-8")
+    return {k: v for k, v in yaml.safe_load(text).items() if isinstance(v, dict)}

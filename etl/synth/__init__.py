@@ -12,9 +12,9 @@ import random
 from pathlib import Path
 
 from etl.synth.population import Resident, Simulator
-from etl.synth.sources import write_insurance, write_registry
+from etl.synth.sources import write_insurance, write_registry, write_school
 
-WRITERS = {"registry": write_registry, "insurance": write_insurance}
+WRITERS = {"registry": write_registry, "insurance": write_insurance, "school-exam": write_school}
 TRUTH_FILE = Path("_truth") / "ground_truth.csv"
 
 

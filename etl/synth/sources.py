@@ -7,6 +7,7 @@ recall of linking can be measured exactly.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import random
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from openpyxl import Workbook
 
 from etl.synth.noise import birth_text, mutate_digit, name_variant, strip_marks
 from etl.synth.population import COMMUNES, Resident
+from etl.transform.legacy import unicode_to_tcvn3
 
 ETHNIC_NAMES = {"08": "Mông", "03": "Thái", "01": "Kinh", "09": "Dao", "06": "Mường",
                 "29": "Khơ Mú"}
@@ -129,4 +131,89 @@ def write_insurance(out: Path, residents: list[Resident], rng: random.Random) ->
     return {path.name: len(insured)}, truth
 
 
-WRITER_KINDS = ("registry", "insurance")
+
+
+SCHOOL_TOP = ["STT", "Họ và tên", "Ngày sinh", "Giới tính", None, "Dân tộc", "Chiều cao (cm)",
+              "Cân nặng (kg)", "Huyết áp", "Thị lực", None, "Răng miệng", "Cột sống",
+              "Phân loại sức khỏe", "Ghi chú"]
+SCHOOL_SUB = [None, None, None, "Nam", "Nữ", None, None, None, None, "MP", "MT", None, None, None,
+              None]
+EXAM_DAY = dt.date(2024, 9, 16)
+TCVN3_SCHOOL = "14863"  # Pù Nhi's school still types in .VnTime
+
+
+def _school_birth(rng: random.Random, r: Resident) -> object:
+    b = r.birth
+    roll = rng.random()
+    if roll < 0.45:
+        return dt.datetime(b.year, b.month, b.day)  # a real date cell
+    if roll < 0.65:
+        return f"{b.day:02d}/{b.month:02d}/{b.year}"
+    if roll < 0.8:
+        return f"{b.day}/{b.month}/{b.year}"
+    if roll < 0.95:
+        return f"{b.day:02d}-{b.month:02d}-{b.year}"
+    return b.year  # the teacher only wrote the year
+
+
+def _school_row(rng: random.Random, r: Resident, n: int) -> list[object]:
+    age = r.age(EXAM_DAY)
+    height = round(112 + 6.2 * (age - 6) + rng.gauss(0, 5), 1)
+    weight = round(19 + 3.1 * (age - 6) + rng.gauss(0, 2.5), 1)
+    name = name_variant(rng, r, typo_rate=0.03, drop_middle_rate=0.08)
+    systolic = rng.randint(90, 115)
+    vision = [rng.choice(["10/10"] * 8 + ["9/10", "8/10", "6/10"]) for _ in range(2)]
+    weight_cell: object = weight if rng.random() < 0.85 else (
+        f"{str(weight).replace('.', ',')}" if rng.random() < 0.5 else f"{weight} kg")
+    return [n, name, _school_birth(rng, r), "x" if r.sex == "M" else None,
+            "x" if r.sex == "F" else None, ETHNIC_NAMES[r.ethnicity], height, weight_cell,
+            f"{systolic}/{systolic - rng.randint(30, 45)}", vision[0], vision[1],
+            rng.choice(["Bình thường"] * 3 + ["Sâu răng"]),
+            rng.choice(["Bình thường"] * 9 + ["Cong vẹo"]),
+            rng.choice(["Loại I", "Loại I", "Loại II", "Loại II", "Loại III"]), None]
+
+
+def write_school(out: Path, residents: list[Resident], rng: random.Random) -> tuple[dict, Truth]:
+    """One workbook per commune school, one sheet per class, merged two-row headers, title and
+    signature rows; one school typed in TCVN3."""
+    written, truth = {}, []
+    pupils: dict[str, dict[str, list[Resident]]] = {}
+    for r in residents:
+        age = r.age(EXAM_DAY)
+        if 6 <= age <= 14 and rng.random() < 0.9:
+            grade = age - 5
+            pupils.setdefault(r.commune, {}).setdefault(f"{grade}A", []).append(r)
+    for code, classes in sorted(pupils.items()):
+        commune = COMMUNES[code][0]
+        legacy = code == TCVN3_SCHOOL
+        enc = unicode_to_tcvn3 if legacy else (lambda s: s)
+        wb = Workbook()
+        wb.remove(wb.active)
+        path = out / f"khamsk_truong_{code}.xlsx"
+        for klass, members in sorted(classes.items(), key=lambda kv: int(kv[0][:-1])):
+            ws = wb.create_sheet(klass)
+            ws.append([enc("PHÒNG GD&ĐT MƯỜNG LÁT")])
+            ws.append([enc(f"TRƯỜNG PTDTBT TH&THCS {commune.upper()}")])
+            ws.append([enc(f"DANH SÁCH KẾT QUẢ KHÁM SỨC KHỎE HỌC SINH LỚP {klass} "
+                           "NĂM HỌC 2024-2025")])
+            ws.append([])
+            ws.append([enc(h) if h else None for h in SCHOOL_TOP])
+            ws.append([enc(h) if h else None for h in SCHOOL_SUB])
+            for col in (1, 2, 3, 6, 7, 8, 9, 12, 13, 14, 15):
+                ws.merge_cells(start_row=5, start_column=col, end_row=6, end_column=col)
+            ws.merge_cells(start_row=5, start_column=4, end_row=5, end_column=5)
+            ws.merge_cells(start_row=5, start_column=10, end_row=5, end_column=11)
+            rng.shuffle(members)
+            for n, r in enumerate(members, 1):
+                ws.append([enc(v) if isinstance(v, str) else v for v in _school_row(rng, r, n)])
+                truth.append((path.name, f"{klass}!{n + 6}", r.resident_id))
+            ws.append([])
+            ws.append([None, enc(f"Mường Lát, ngày 16 tháng 9 năm {EXAM_DAY.year}")])
+            ws.append([None, enc("Người lập biểu"), None, None, None, None, None, None,
+                       enc("Hiệu trưởng")])
+        wb.save(path)
+        written[path.name] = sum(len(m) for m in classes.values())
+    return written, truth
+
+
+WRITER_KINDS = ("registry", "insurance", "school-exam")

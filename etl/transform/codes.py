@@ -109,3 +109,24 @@ def commune_2025(code: str) -> str | None:
         if row["code"] == code:
             return row["code_2025"]
     return None
+
+
+@functools.cache
+def _value_set_index(name: str) -> dict[str, str]:
+    sets = reference.value_sets()
+    if name not in sets:
+        raise KeyError(f"no value set {name!r}; known: {', '.join(sorted(sets))}")
+    return {_value_key(spelling): code for code, spellings in sets[name].items()
+            for spelling in [code, *spellings]}
+
+
+def _value_key(text: str) -> str:
+    """Like the alias key, but a sign is meaning here (Rh+ / Rh-)."""
+    return re.sub(r"[^a-z0-9+\-]", "", fold(text))
+
+
+def resolve_value(value_set: str, value: object) -> str | None:
+    """The canonical code of ``value`` in an 831 value set ("Loại II" → "II"), or ``None``."""
+    if value is None:
+        return None
+    return _value_set_index(value_set).get(_value_key(str(value)))

@@ -38,7 +38,8 @@ class PersonName:
 
 
 def parse_name(raw: object, *, given_first: bool = False) -> PersonName | None:
-    """Split a full name. Upper- or lower-case input is title-cased; ``None`` when empty.
+    """Split a full name into family / middle / given, each syllable capitalised; ``None`` when
+    empty.
 
     ``given_first`` reads the name as given-name-first ("Páo Giàng A") and reorders it; decide
     that per source column with :func:`looks_given_first`, never per name.
@@ -49,8 +50,9 @@ def parse_name(raw: object, *, given_first: bool = False) -> PersonName | None:
     text = clean(original).strip(" ,.;")
     if not text or not any(ch.isalpha() for ch in text):
         return None
-    if text.isupper() or text.islower():
-        text = title_name(text)
+    # Every syllable of a Vietnamese name is capitalised; sources write them upper case, and
+    # TCVN3 cannot write a capital with a tone mark at all ("Lß ThÞ äi" → "Lò Thị ọi").
+    text = title_name(text)
     parts = text.split(" ")
     if given_first and len(parts) >= 2:
         parts = [parts[-1], *parts[1:-1], parts[0]]  # "Páo A Giàng" → "Giàng A Páo"

@@ -7,6 +7,11 @@ count, filter and fix them; the policy is data, so a district can make a warning
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+from etl.errors import UsageError
 
 REJECT, WARN = "reject", "warn"
 
@@ -30,6 +35,8 @@ DEFAULT_POLICY: dict[str, str] = {
     "unknown-commune": WARN,
     "name-order-reversed": WARN,
     "invalid-phone": WARN,
+    "unknown-icd10": WARN,
+    "invalid-icd10": WARN,
 }
 
 ISSUE_COLUMNS = ["source_file", "file_sha256", "locator", "field", "slug", "severity", "value",
@@ -51,6 +58,25 @@ class Issue:
 
     def as_row(self) -> dict[str, object]:
         return asdict(self)
+
+
+def load_policy(path: Path) -> dict[str, str]:
+    """The default policy overlaid with a YAML file of ``slug: reject|warn`` lines."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise UsageError(f"cannot read policy {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: a policy maps finding slugs to 'reject' or 'warn'")
+    policy = dict(DEFAULT_POLICY)
+    for slug, action in data.items():
+        if action not in (REJECT, WARN):
+            raise UsageError(f"{path}: {slug}: expected 'reject' or 'warn', got {action!r}")
+        if slug not in DEFAULT_POLICY:
+            raise UsageError(f"{path}: unknown finding {slug!r}",
+                             hint="known: " + ", ".join(sorted(DEFAULT_POLICY)))
+        policy[slug] = action
+    return policy
 
 
 def severity(slug: str, policy: dict[str, str] | None = None) -> str:

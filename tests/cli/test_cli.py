@@ -146,3 +146,19 @@ def test_samples_are_reproducible(hssk, tmp_path):
 def test_help(hssk, args):
     result = hssk(*args)
     assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_forced_kind_reads_a_minimal_file_and_policy_can_reject(hssk, tmp_path):
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    hssk("init", db=url)
+    path = tmp_path / "minimal.csv"
+    path.write_text("Họ và tên,Năm sinh\nGiàng A Páo,1962\nLò Thị Hương,1965\n", encoding="utf-8")
+    result = hssk("run", path, "--kind", "registry", "--json", db=url)
+    assert json.loads(result.output)["files"][0]["created"] == 2
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("missing-birth-date: reject\n", encoding="utf-8")
+    other = tmp_path / "no_dates.csv"
+    other.write_text("Họ và tên,Năm sinh\nVàng Thị Mỷ,\n", encoding="utf-8")
+    result = hssk("run", other, "--kind", "registry", "--policy", policy, "--json", db=url)
+    assert result.exit_code == 1
+    assert json.loads(result.output)["rejects_by_reason"] == {"missing-birth-date": 1}
