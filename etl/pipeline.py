@@ -14,7 +14,7 @@ from etl.load import load_stage
 from etl.load.db import redact
 from etl.match import match_stage
 from etl.stage import StageData, write_stage
-from etl.summary import FileCounts, RunSummary
+from etl.summary import FileCounts, RunSummary, reject_counts
 from etl.transform import transform_stage
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,6 @@ def dry_run_counts(data: StageData) -> list[FileCounts]:
     out = []
     for f in data.files.itertuples():
         kept = int((data.records["file_sha256"] == f.file_sha256).sum())
-        rejected = int((data.rejects["file_sha256"] == f.file_sha256).sum())
-        out.append(FileCounts(f.source_file, f.kind, int(f.rows), created=kept, rejected=rejected))
+        out.append(FileCounts(f.source_file, f.kind, int(f.rows), created=kept,
+                              **reject_counts(data.rejects, f.file_sha256)))
     return out

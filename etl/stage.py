@@ -30,8 +30,10 @@ IDENTITY_COLUMNS = [
     "phone", "email", "facility_code", "facility_patient_id",
 ]
 RECORD_COLUMNS = PROVENANCE_COLUMNS + IDENTITY_COLUMNS + ["extra", "raw"]
-REJECT_COLUMNS = ["source_file", "file_sha256", "locator", "stage", "slug", "field", "message",
-                  "raw"]
+# scope: "record" (the row or episode did not load), "part" (it loaded without a broken part,
+# such as an undecodable lab table) or "file" (the file, or its unreadable tail, did not load).
+REJECT_COLUMNS = ["source_file", "file_sha256", "locator", "stage", "scope", "slug", "field",
+                  "message", "raw"]
 FILE_COLUMNS = ["source_file", "path", "file_sha256", "kind", "size_bytes", "encoding",
                 "text_encoding", "reader", "rows"]
 

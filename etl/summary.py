@@ -20,12 +20,19 @@ class FileCounts:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    rejected: int = 0
+    rejected: int = 0  # rows or episodes that did not load
+    problems: int = 0  # parts of loaded rows, or whole/partial files, that could not be read
 
     @property
     def reconciles(self) -> bool:
-        loaded = self.created + self.updated + self.unchanged
-        return loaded + self.rejected == self.read or (self.read == 0 and self.rejected == 1)
+        return self.created + self.updated + self.unchanged + self.rejected == self.read
+
+
+def reject_counts(rejects, file_sha256: str) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Rejected rows and other problems of one file, from a rejects table."""
+    mine = rejects[rejects["file_sha256"] == file_sha256]
+    record = int((mine["scope"] == "record").sum())
+    return {"rejected": record, "problems": len(mine) - record}
 
 
 @dataclass
@@ -36,6 +43,7 @@ class LoadCounts:
     persons_updated: int = 0
     identifiers_added: int = 0
     rejects_added: int = 0
+    clinical_rows: dict[str, int] = field(default_factory=dict)
     finished_at: dt.datetime | None = None
 
     def as_dict(self) -> dict[str, object]:
@@ -53,6 +61,7 @@ class RunSummary:
     persons_updated: int = 0
     identifiers_added: int = 0
     rejects_added: int = 0
+    clinical_rows: dict[str, int] = field(default_factory=dict)
     batch_id: int | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     issues: dict[str, int] = field(default_factory=dict)
@@ -78,6 +87,7 @@ class RunSummary:
         self.persons_updated = load.persons_updated
         self.identifiers_added = load.identifiers_added
         self.rejects_added = load.rejects_added
+        self.clinical_rows = load.clinical_rows
         self.batch_id = load.batch_id
 
     def count_findings(self, issues, rejects) -> None:  # type: ignore[no-untyped-def]

@@ -103,16 +103,19 @@ def render_summary(summary: RunSummary, as_json: bool, quiet: bool) -> None:
     table = Table(title=f"hssk {summary.command} — {title}")
     table.add_column("file", overflow="fold")
     table.add_column("kind")
-    for col in ("read", "created", "updated", "unchanged", "rejected"):
+    for col in ("read", "created", "updated", "unchanged", "rejected", "problems"):
         table.add_column(col, justify="right")
     for f in summary.files:
         table.add_row(f.source_file, f.kind, str(f.read), str(f.created), str(f.updated),
-                      str(f.unchanged), str(f.rejected))
+                      str(f.unchanged), str(f.rejected), str(f.problems))
     console.print(table)
     console.print(
         f"persons created {summary.persons_created}, updated {summary.persons_updated}; "
         f"identifiers added {summary.identifiers_added}; rejects recorded {summary.rejects_added}; "
         f"counts {'reconcile' if summary.reconciles else 'DO NOT reconcile'}")
+    if summary.clinical_rows:
+        console.print("clinical rows written: " + ", ".join(
+            f"{name} {n}" for name, n in summary.clinical_rows.items()))
     if summary.rejects_by_reason:
         console.print("rejected by reason: " + ", ".join(
             f"{slug} {n}" for slug, n in summary.rejects_by_reason.items()))

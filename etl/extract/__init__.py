@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from etl.errors import SourceError, UsageError
+from etl.extract import clinic_xml
 from etl.extract.mapping import Mapping, mappings_for
 from etl.extract.tabular import (
     cell_text,
@@ -38,7 +39,7 @@ from etl.transform.legacy import ENCODINGS
 # sheets' "Giới tính / Nam" and "Giới tính / Nữ".
 MARK_COLUMNS = {"sex_male": "Nam", "sex_female": "Nữ"}
 TABULAR_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm"}
-SUPPORTED_SUFFIXES = TABULAR_SUFFIXES
+SUPPORTED_SUFFIXES = TABULAR_SUFFIXES | {".xml"}
 Progress = Callable[[str, int, int], None]
 
 
@@ -170,6 +171,26 @@ def _sheet_records(path: Path, sha: str, sheet, match, reader: str) -> list[dict
     return out
 
 
+def _latest_per_key(records: list[dict[str, object]]):  # type: ignore[no-untyped-def]
+    """One record per business key in a batch: a month exported twice (the correction after the
+    original) keeps the later file's episode; the earlier one is rejected as superseded."""
+    last: dict[object, int] = {}
+    for i, r in enumerate(records):
+        last[r["record_key"]] = i
+    kept, superseded = [], []
+    for i, r in enumerate(records):
+        if last[r["record_key"]] == i:
+            kept.append(r)
+        else:
+            superseded.append({"source_file": r["source_file"], "file_sha256": r["file_sha256"],
+                               "locator": r["locator"], "stage": "extract", "scope": "record",
+                               "slug": "superseded-episode", "field": "",
+                               "message": "the same episode appears in a later file of this "
+                                          "batch, which was loaded instead",
+                               "raw": r["raw"]})
+    return kept, superseded
+
+
 def extract_files(
     paths: Iterable[Path],
     *,
@@ -188,31 +209,60 @@ def extract_files(
     if not files:
         raise SourceError("no source files found", hint="pass CSV, XLSX or XML files or folders")
     file_rows, records, rejects = [], [], []
+    tables: dict[str, list[dict[str, object]]] = {name: [] for name in clinic_xml.SIDE_TABLES}
     notes: list[FileNote] = []
     for n, path in enumerate(files, 1):
         if progress:
             progress("extract", n, len(files))
         sha = file_sha256(path)
+        info: dict[str, object] = {"encoding": None, "text_encoding": None, "reader": None}
+        file_rejects: list[dict[str, object]] = []
         try:
-            file_kind, file_records, info = _extract_tabular(path, sha, mappings, kind,
-                                                             text_encoding, notes)
+            if kind in (None, clinic_xml.KIND) and clinic_xml.sniff(path):
+                file_kind = clinic_xml.KIND
+                xml = clinic_xml.read(path, sha)
+                file_records, file_rejects = xml.records, xml.rejects
+                for name, rows in xml.tables.items():
+                    tables[name].extend({**row, "file_sha256": sha} for row in rows)
+                info = {"encoding": "utf-8", "text_encoding": "unicode", "reader": "xml"}
+                if xml.skipped_tables:
+                    notes.append(FileNote(path.name, "inner tables not read: " + ", ".join(
+                        f"{k} ×{v}" for k, v in sorted(xml.skipped_tables.items()))))
+                declared = xml.declared
+                seen = len(file_records) + sum(r["scope"] == "record" for r in file_rejects)
+                if declared is not None and declared != seen:
+                    notes.append(FileNote(path.name, f"SOLUONGHOSO says {declared} episodes, "
+                                                     f"{seen} found"))
+            elif kind == clinic_xml.KIND or path.suffix.lower() == ".xml":
+                raise SourceError(f"{path.name}: not a GIAMDINHHS clinic export")
+            else:
+                file_kind, file_records, info = _extract_tabular(path, sha, mappings, kind,
+                                                                 text_encoding, notes)
         except SourceError as exc:
             # One unreadable file must not stop the batch: it becomes a file-level reject.
-            rejects.append({"source_file": path.name, "file_sha256": sha, "locator": "file",
-                            "stage": "extract", "slug": "unreadable-file", "field": "",
-                            "message": str(exc) + (f" ({exc.hint})" if exc.hint else ""),
-                            "raw": None})
+            file_rejects = [{"source_file": path.name, "file_sha256": sha, "locator": "file",
+                             "stage": "extract", "scope": "file", "slug": "unreadable-file",
+                             "field": "",
+                             "message": str(exc) + (f" ({exc.hint})" if exc.hint else ""),
+                             "raw": None}]
             file_kind, file_records = kind or "unknown", []
-            info = {"encoding": None, "text_encoding": None, "reader": None}
         records.extend(file_records)
+        rejects.extend(file_rejects)
+        seen_rows = len(file_records) + sum(r["scope"] == "record" for r in file_rejects)
         file_rows.append({"source_file": path.name, "path": str(path.resolve()),
                           "file_sha256": sha, "kind": file_kind,
-                          "size_bytes": path.stat().st_size, "rows": len(file_records), **info})
+                          "size_bytes": path.stat().st_size, "rows": seen_rows, **info})
+    records, superseded = _latest_per_key(records)
+    rejects.extend(superseded)
+    kept = {(r["record_key"], r["file_sha256"]) for r in records}
     data = StageData(
         "extract",
         pd.DataFrame(file_rows, columns=FILE_COLUMNS),
         pd.DataFrame(records, columns=RECORD_COLUMNS) if records else empty(RECORD_COLUMNS),
         pd.DataFrame(rejects, columns=REJECT_COLUMNS) if rejects else empty(REJECT_COLUMNS),
+        tables={name: pd.DataFrame([r for r in rows
+                                    if (r["record_key"], r["file_sha256"]) in kept])
+                for name, rows in tables.items() if rows},
         meta={"notes": [n.__dict__ for n in notes]},
     )
     return ExtractResult(data, notes)

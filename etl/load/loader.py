@@ -21,10 +21,11 @@ from etl import __version__
 from etl.extract.mapping import builtin_mappings
 from etl.load import schema as s
 from etl.load.bulk import bulk_insert, bulk_update, bulk_upsert
+from etl.load.clinical import write_clinical
 from etl.load.db import require_current
 from etl.stage import StageData, as_objects, records_as_dicts
 from etl.stage import value as _value
-from etl.summary import FileCounts, LoadCounts
+from etl.summary import FileCounts, LoadCounts, reject_counts
 
 Progress = Callable[[str, int, int], None]
 
@@ -156,15 +157,25 @@ def load_stage(data: StageData, engine: Engine, *, command: str = "load",
         if progress:
             progress("load", 3, 4)
         counts.identifiers_added = _write_identifiers(conn, changed, batch_id)
+        changed_keys = set(changed["record_key"])
+        loaded: dict[str, tuple[int, str]] = {}
+        for start in range(0, len(keys), 5000):
+            chunk = [k for k in keys[start:start + 5000] if k in changed_keys]
+            if chunk:
+                loaded.update({k: (rid, person) for rid, k, person in conn.execute(
+                    sa.select(s.source_records.c.id, s.source_records.c.record_key,
+                              s.source_records.c.person_id)
+                    .where(s.source_records.c.record_key.in_(chunk)))})
+        counts.clinical_rows = write_clinical(conn, data.tables, loaded)
         counts.rejects_added = _write_rejects(conn, data.rejects, batch_id)
 
         for f in data.files.itertuples():
             in_file = rec[rec["file_sha256"] == f.file_sha256]["_status"].value_counts()
-            rejected = int((data.rejects["file_sha256"] == f.file_sha256).sum())
             counts.files.append(FileCounts(
                 source_file=f.source_file, kind=f.kind, read=int(f.rows),
                 created=int(in_file.get("created", 0)), updated=int(in_file.get("updated", 0)),
-                unchanged=int(in_file.get("unchanged", 0)), rejected=rejected))
+                unchanged=int(in_file.get("unchanged", 0)),
+                **reject_counts(data.rejects, f.file_sha256)))
         counts.finished_at = dt.datetime.now()
         conn.execute(s.batches.update().where(s.batches.c.id == batch_id).values(
             finished_at=counts.finished_at, status="committed",
@@ -273,6 +284,7 @@ def _write_rejects(conn: Connection, rejects: pd.DataFrame, batch_id: int) -> in
         have.add(key)
         rows.append({"batch_id": batch_id, "source_file": r.source_file,
                      "file_sha256": r.file_sha256, "locator": r.locator, "stage": r.stage,
+                     "scope": r.scope,
                      "slug": r.slug, "field": r.field or "", "message": r.message,
                      "raw": _value(r.raw)})
     bulk_insert(conn, s.rejects, rows)

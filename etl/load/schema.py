@@ -154,6 +154,7 @@ rejects = sa.Table(
     sa.Column("file_sha256", sa.Text, nullable=False),
     sa.Column("locator", sa.Text, nullable=False),
     sa.Column("stage", sa.Text, nullable=False),
+    sa.Column("scope", sa.Text, nullable=False),  # record / part / file
     sa.Column("slug", sa.Text, nullable=False),
     sa.Column("field", sa.Text, nullable=False),
     sa.Column("message", sa.Text, nullable=False),

@@ -152,6 +152,9 @@ def _split_on_conflicting_ids(members: list[int], rows: list[dict]) -> list[list
 def _assign(part: list[int], rows: list[dict], ids_per_record: list[list[tuple[str, str]]],
             known_records: dict[str, str], known_ids: dict[tuple[str, str], set[str]],
             root_persons: set[str], person_ids: list[str | None], rules: list[str]) -> None:
+    """Person ids for one group. A record loaded before keeps its person (ids never change
+    except by an explicit merge); new records join the group's existing person, the lowest id
+    when the evidence spans several (their merge is left to a person), or a new person."""
     existing: set[str] = set()
     for i in part:
         key = rows[i]["record_key"]
@@ -159,15 +162,17 @@ def _assign(part: list[int], rows: list[dict], ids_per_record: list[list[tuple[s
             existing.add(known_records[key])
         for value in ids_per_record[i]:
             existing.update(known_ids.get(value, ()))
-    existing &= root_persons if root_persons else existing
-    # Existing ids never change; if evidence spans several persons, the lowest id keeps the
-    # records and the merge of the persons themselves is left to an explicit decision.
+    if root_persons:
+        existing &= root_persons
     person = min(existing) if existing else new_person_id(rows[i]["record_key"] for i in part)
     for i in part:
-        person_ids[i] = person
-        if rows[i]["record_key"] in known_records:
+        key = rows[i]["record_key"]
+        if key in known_records:
+            person_ids[i] = known_records[key]
             rules[i] = "known-record"
-        elif ids_per_record[i] and len(part) > 1 or existing:
+            continue
+        person_ids[i] = person
+        if (ids_per_record[i] and len(part) > 1) or existing:
             kinds = sorted({k for k, _ in ids_per_record[i]})
             rules[i] = "+".join(kinds) if kinds else "group"
         else:

@@ -11,10 +11,12 @@ import csv
 import random
 from pathlib import Path
 
+from etl.synth.clinic import write_clinic
 from etl.synth.population import Resident, Simulator
 from etl.synth.sources import write_insurance, write_registry, write_school
 
-WRITERS = {"registry": write_registry, "insurance": write_insurance, "school-exam": write_school}
+WRITERS = {"registry": write_registry, "insurance": write_insurance, "school-exam": write_school,
+           "clinic-xml": write_clinic}
 TRUTH_FILE = Path("_truth") / "ground_truth.csv"
 
 

@@ -216,4 +216,4 @@ def write_school(out: Path, residents: list[Resident], rng: random.Random) -> tu
     return written, truth
 
 
-WRITER_KINDS = ("registry", "insurance", "school-exam")
+WRITER_KINDS = ("registry", "insurance", "school-exam", "clinic-xml")

@@ -16,6 +16,7 @@ import pandas as pd
 
 from etl.stage import REJECT_COLUMNS, StageData, as_objects, empty
 from etl.transform import codes, identifiers
+from etl.transform.clinical import transform_tables
 from etl.transform.dates import DateError, parse_date
 from etl.transform.names import looks_given_first, parse_name
 from etl.transform.text import clean, fold
@@ -190,13 +191,19 @@ def transform_stage(data: StageData, *, policy: dict[str, str] | None = None,
         if raw is not None and ph is None:
             findings.add(i, "phone", "invalid-phone", None, "not a Vietnamese phone number")
 
+    position = {key: i for i, key in enumerate(rec["record_key"])}
+    tables = transform_tables(
+        data.tables, rec,
+        lambda key, field, slug, value, message: findings.add(position[key], field, slug, value,
+                                                              message))
+
     provenance = [c for c in rec.columns if c not in out.columns and c not in _STAGED_ONLY]
     clean_records = pd.concat([rec[provenance], out[CLEAN_COLUMNS]], axis=1)
 
     rejected_pos = sorted(findings.rejected)
     reject_rows = [
         {"source_file": rec.at[p, "source_file"], "file_sha256": rec.at[p, "file_sha256"],
-         "locator": rec.at[p, "locator"], "stage": "transform",
+         "locator": rec.at[p, "locator"], "stage": "transform", "scope": "record",
          "slug": findings.rejected[p].slug, "field": findings.rejected[p].field,
          "message": findings.rejected[p].message, "raw": rec.at[p, "raw"]}
         for p in rejected_pos
@@ -204,11 +211,14 @@ def transform_stage(data: StageData, *, policy: dict[str, str] | None = None,
     rejects = pd.concat([data.rejects, pd.DataFrame(reject_rows, columns=REJECT_COLUMNS)],
                         ignore_index=True) if reject_rows else data.rejects
     keep = clean_records.drop(index=rejected_pos).reset_index(drop=True)
+    kept_keys = set(keep["record_key"])
+    tables = {name: df[df["record_key"].isin(kept_keys)].reset_index(drop=True)
+              for name, df in tables.items()}
     issues = pd.DataFrame(findings.rows, columns=ISSUE_COLUMNS) if findings.rows \
         else empty(ISSUE_COLUMNS)
     meta = dict(data.meta)
     meta["transformed"] = n
-    return StageData("transform", data.files, keep, rejects, dict(data.tables), issues, meta)
+    return StageData("transform", data.files, keep, rejects, tables, issues, meta)
 
 
 _STAGED_ONLY = {"birth_date", "id_document", "insurance_card", "ethnicity", "commune_code",

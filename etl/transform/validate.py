@@ -37,6 +37,10 @@ DEFAULT_POLICY: dict[str, str] = {
     "invalid-phone": WARN,
     "unknown-icd10": WARN,
     "invalid-icd10": WARN,
+    "implausible-vital": WARN,
+    "unparsed-vital": WARN,
+    "bmi-mismatch": WARN,
+    "unknown-health-class": WARN,
 }
 
 ISSUE_COLUMNS = ["source_file", "file_sha256", "locator", "field", "slug", "severity", "value",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 20:39:28.428396
+Create Date: 2026-11-25 21:03:41.621547
 """
 
 from collections.abc import Sequence
@@ -84,6 +84,7 @@ def upgrade() -> None:
         sa.Column("file_sha256", sa.Text(), nullable=False),
         sa.Column("locator", sa.Text(), nullable=False),
         sa.Column("stage", sa.Text(), nullable=False),
+        sa.Column("scope", sa.Text(), nullable=False),
         sa.Column("slug", sa.Text(), nullable=False),
         sa.Column("field", sa.Text(), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),

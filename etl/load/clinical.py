@@ -1,0 +1,78 @@
+"""Writing the exam part of the record (encounters and what hangs off them) for loaded records.
+
+A source record that is new or changed gets its clinical rows replaced as a whole: a corrected
+re-export of an episode updates that episode's encounter, vitals, labs and diagnoses and nothing
+else. Rows are keyed by ``encounter_key`` (the source record's business key).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from etl.load import schema as s
+from etl.load.bulk import bulk_insert
+from etl.stage import records_as_dicts
+
+CHILD_TABLES = {"observations": s.observations, "conditions": s.conditions,
+                "lab_results": s.lab_results, "clinical_notes": s.clinical_notes,
+                "exam_findings": s.exam_findings}
+_PERSON_LESS = {"clinical_notes", "exam_findings"}
+
+
+def write_clinical(conn: Connection, tables: dict[str, pd.DataFrame],
+                   records: dict[str, tuple[int, str]]) -> dict[str, int]:
+    """Replace the clinical rows of ``records`` (record_key → (source_record_id, person_id))."""
+    counts: dict[str, int] = {}
+    if not records:
+        return counts
+    ids = sorted(rid for rid, _ in records.values())
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start:start + 5000]
+        encounter_ids = sa.select(s.encounters.c.id).where(
+            s.encounters.c.source_record_id.in_(chunk)).scalar_subquery()
+        for table in CHILD_TABLES.values():
+            conn.execute(table.delete().where(table.c.encounter_id.in_(encounter_ids)))
+        conn.execute(s.encounters.delete().where(s.encounters.c.source_record_id.in_(chunk)))
+    encounters = tables.get("encounters")
+    if encounters is None or encounters.empty:
+        return counts
+    wanted = encounters[encounters["record_key"].isin(records)]
+    rows = []
+    for e in records_as_dicts(wanted):
+        rid, person = records[e["record_key"]]
+        rows.append({"person_id": person, "source_record_id": rid,
+                     "encounter_key": e["encounter_key"], "kind": e["kind"],
+                     **{c: e.get(c) for c in ("facility_code", "started_at", "ended_at",
+                                              "visit_type", "reason", "examiner", "outcome",
+                                              "health_class", "advice", "notes")}})
+    counts["encounters"] = bulk_insert(conn, s.encounters, rows)
+    keys = [r["encounter_key"] for r in rows]
+    encounter_id: dict[str, int] = {}
+    for start in range(0, len(keys), 5000):
+        chunk = keys[start:start + 5000]
+        encounter_id.update(conn.execute(
+            sa.select(s.encounters.c.encounter_key, s.encounters.c.id)
+            .where(s.encounters.c.encounter_key.in_(chunk))).all())
+    for name, table in CHILD_TABLES.items():
+        df = tables.get(name)
+        if df is None or df.empty:
+            continue
+        columns = [c.name for c in table.columns if c.name not in ("id", "encounter_id",
+                                                                     "person_id")]
+        out = []
+        for r in records_as_dicts(df[df["record_key"].isin(records)]):
+            row = {"encounter_id": encounter_id.get(r["encounter_key"]),
+                   **{c: _plain(r.get(c)) for c in columns}}
+            if name not in _PERSON_LESS:
+                row["person_id"] = records[r["record_key"]][1]
+            out.append(row)
+        counts[name] = bulk_insert(conn, table, out)
+    return counts
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value
