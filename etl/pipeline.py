@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import resource
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -46,9 +47,11 @@ def run(
         now = time.perf_counter()
         summary.seconds[stage] = round(now - clock, 3)
         clock = now
+        summary.peak_memory_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         log.info("stage done", extra={"stage": stage, "records": len(data.records),
                                       "rejects": len(data.rejects),
-                                      "seconds": summary.seconds[stage]})
+                                      "seconds": summary.seconds[stage],
+                                      "peak_memory_mb": summary.peak_memory_mb})
         if keep_stages is not None:
             write_stage(data, Path(keep_stages) / stage)
         return data

@@ -64,6 +64,7 @@ class RunSummary:
     clinical_rows: dict[str, int] = field(default_factory=dict)
     batch_id: int | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    peak_memory_mb: int | None = None
     issues: dict[str, int] = field(default_factory=dict)
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)

@@ -124,4 +124,6 @@ def render_summary(summary: RunSummary, as_json: bool, quiet: bool) -> None:
     for note in summary.notes[:20]:
         console.print(f"note: {note}")
     if summary.seconds:
-        console.print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in summary.seconds.items()))
+        console.print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in summary.seconds.items())
+                      + (f"; peak memory {summary.peak_memory_mb} MB"
+                         if summary.peak_memory_mb else ""))

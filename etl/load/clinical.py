@@ -35,6 +35,17 @@ def write_clinical(conn: Connection, tables: dict[str, pd.DataFrame],
         for table in CHILD_TABLES.values():
             conn.execute(table.delete().where(table.c.encounter_id.in_(encounter_ids)))
         conn.execute(s.encounters.delete().where(s.encounters.c.source_record_id.in_(chunk)))
+        conn.execute(s.immunizations.delete().where(
+            s.immunizations.c.source_record_id.in_(chunk)))
+    doses = tables.get("immunizations")
+    if doses is not None and not doses.empty:
+        columns = [c.name for c in s.immunizations.columns
+                   if c.name not in ("id", "person_id", "source_record_id")]
+        counts["immunizations"] = bulk_insert(conn, s.immunizations, [
+            {"person_id": records[r["record_key"]][1],
+             "source_record_id": records[r["record_key"]][0],
+             **{c: _plain(r.get(c)) for c in columns}}
+            for r in records_as_dicts(doses[doses["record_key"].isin(records)])])
     encounters = tables.get("encounters")
     if encounters is None or encounters.empty:
         return counts

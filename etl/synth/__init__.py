@@ -13,10 +13,15 @@ from pathlib import Path
 
 from etl.synth.clinic import write_clinic
 from etl.synth.population import Resident, Simulator
-from etl.synth.sources import write_insurance, write_registry, write_school
+from etl.synth.sources import (
+    write_immunization,
+    write_insurance,
+    write_registry,
+    write_school,
+)
 
 WRITERS = {"registry": write_registry, "insurance": write_insurance, "school-exam": write_school,
-           "clinic-xml": write_clinic}
+           "clinic-xml": write_clinic, "immunization": write_immunization}
 TRUTH_FILE = Path("_truth") / "ground_truth.csv"
 
 

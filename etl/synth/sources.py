@@ -216,4 +216,44 @@ def write_school(out: Path, residents: list[Resident], rng: random.Random) -> tu
     return written, truth
 
 
-WRITER_KINDS = ("registry", "insurance", "school-exam", "clinic-xml")
+
+
+IMMUNIZATION_HEADERS = ["STT", "Họ và tên trẻ", "Ngày sinh", "Giới tính", "Họ tên mẹ", "Địa chỉ",
+                        "Vắc xin", "Mũi", "Ngày tiêm", "Cơ sở tiêm"]
+# (register spelling, dose, age in days when given)
+SCHEDULE = [("BCG", 1, 0), ("VGB sơ sinh", 1, 0), ("5 trong 1", 1, 60), ("OPV", 1, 60),
+            ("5 trong 1", 2, 90), ("OPV", 2, 90), ("5 trong 1", 3, 120), ("OPV", 3, 120),
+            ("IPV", 1, 150), ("Sởi", 1, 270), ("Viêm não Nhật Bản", 1, 365),
+            ("Viêm não Nhật Bản", 2, 380), ("Sởi - Rubella", 1, 540), ("DPT4", 1, 540)]
+EXPORT_DAY = dt.date(2025, 6, 30)
+
+
+def write_immunization(out: Path, residents: list[Resident],
+                       rng: random.Random) -> tuple[dict, Truth]:
+    """The district's immunization register: one row per dose given to children under 5."""
+    path = out / "tiemchung_muong_lat.csv"
+    truth, rows = [], []
+    for r in residents:
+        if r.age(EXPORT_DAY) >= 5 or r.year_only:
+            continue
+        name = name_variant(rng, r, typo_rate=0.02, drop_middle_rate=0.05)
+        mother = r.mother.full_name if r.mother else ""
+        for vaccine, dose, days in SCHEDULE:
+            given = r.birth + dt.timedelta(days=days + rng.randint(0, 20))
+            if given > EXPORT_DAY or rng.random() > 0.9:
+                continue
+            rows.append((r, [name, f"{r.birth.day:02d}/{r.birth.month:02d}/{r.birth.year}",
+                             "Nam" if r.sex == "M" else "Nữ", mother, _address(rng, r), vaccine,
+                             dose, given.strftime("%d/%m/%Y"),
+                             f"Trạm Y tế xã {COMMUNES[r.commune][0]}"]))
+    rng.shuffle(rows)
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(IMMUNIZATION_HEADERS)
+        for n, (r, row) in enumerate(rows, 1):
+            writer.writerow([n, *row])
+            truth.append((path.name, f"row={n}", r.resident_id))
+    return {path.name: len(rows)}, truth
+
+
+WRITER_KINDS = ("registry", "insurance", "school-exam", "clinic-xml", "immunization")

@@ -9,6 +9,7 @@ plausible bounds (DOMAIN.md §8).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -156,6 +157,7 @@ def transform_tables(tables: dict[str, pd.DataFrame], records: pd.DataFrame,
                                         "value_num": value, "value_text": str(value),
                                         "unit": unit, "observed_at": noted, "flag": flag})
     _exam_records(records, out, finding)
+    out["immunizations"] = immunization_rows(records, finding)
     return {name: pd.DataFrame(rows_) for name, rows_ in out.items() if rows_}
 
 
@@ -233,3 +235,54 @@ def _vital(out, finding, key, code, value, text, unit, when, child) -> None:  # 
     out["observations"].append({"record_key": key, "encounter_key": key, "code": code,
                                 "value_num": value, "value_text": str(text), "unit": unit,
                                 "observed_at": when, "flag": flag})
+
+
+@functools.cache
+def _vaccine_index() -> dict[str, str]:
+    index: dict[str, str] = {}
+    for row in reference.vaccines():
+        for alias in [row["code"], row["name"], *filter(None, row["aliases"].split("|"))]:
+            index[re.sub(r"[^a-z0-9]", "", fold(alias))] = row["code"]
+    return index
+
+
+def resolve_vaccine(value: object) -> str | None:
+    """EPI vaccine code from what a register says ("5 trong 1", "Sởi - Rubella", "VGB sơ sinh")."""
+    if value is None:
+        return None
+    return _vaccine_index().get(re.sub(r"[^a-z0-9]", "", fold(str(value))))
+
+
+def immunization_rows(records: pd.DataFrame, finding: Finding) -> list[dict[str, object]]:
+    """One immunization per immunization-list row: vaccine code, dose, date given."""
+    rows: list[dict[str, object]] = []
+    if records.empty or "source_kind" not in records:
+        return rows
+    doses = records[records["source_kind"] == "immunization"]
+    in_programme = {v["code"]: v["programme"] == "EPI" for v in reference.vaccines()}
+    for rec in doses.astype(object).where(doses.notna(), None).to_dict("records"):
+        extra = json.loads(rec["extra"]) if rec.get("extra") else {}
+        key = rec["record_key"]
+        code = resolve_vaccine(extra.get("vaccine"))
+        if code is None:
+            finding(key, "vaccine", "unknown-vaccine", extra.get("vaccine"),
+                    "vaccine not in the EPI list; kept as written")
+        dose = parse_number(extra.get("dose_number"))
+        given = None
+        precision = None
+        try:
+            parsed = parse_date(extra.get("given_on"), placeholder_year_only=False,
+                                allow_serial=True)
+        except DateError as exc:
+            finding(key, "given_on", "invalid-date", extra.get("given_on"), str(exc))
+            parsed = None
+        if parsed is not None:
+            given, precision = parsed.as_date(), parsed.precision
+        rows.append({"record_key": key, "vaccine_code": code or "OTHER",
+                     "vaccine_name": extra.get("vaccine"),
+                     "dose_number": int(dose) if dose is not None else None,
+                     "given_on": given, "given_precision": precision,
+                     "in_programme": in_programme.get(code, False) if code else False,
+                     "reaction": extra.get("reaction"), "facility_code": extra.get("facility"),
+                     "pregnancy_month": None})
+    return rows

@@ -41,6 +41,8 @@ DEFAULT_POLICY: dict[str, str] = {
     "unparsed-vital": WARN,
     "bmi-mismatch": WARN,
     "unknown-health-class": WARN,
+    "unknown-vaccine": WARN,
+    "invalid-date": WARN,
 }
 
 ISSUE_COLUMNS = ["source_file", "file_sha256", "locator", "field", "slug", "severity", "value",
