@@ -38,6 +38,7 @@ class Mapping:
     values: dict[str, object] = field(default_factory=dict)
     priority: int = 50
     source: str = ""
+    hints: list[str] = field(default_factory=list)  # words in title rows that name this kind
 
     @functools.cached_property
     def synonym_index(self) -> dict[str, str]:
@@ -120,6 +121,7 @@ def _parse(data: object, source: str) -> Mapping:
         values=dict(data.get("values") or {}),
         priority=int(data.get("priority", 50)),
         source=source,
+        hints=[fold(h) for h in detect.get("hints", [])],
     )
 
 

@@ -249,6 +249,8 @@ def find_header(sheet: Sheet, mappings: Iterable[Mapping]) -> HeaderMatch | None
     limit = min(len(sheet.rows), MAX_HEADER_SEARCH)
     mappings = list(mappings)
     strict = len(mappings) > 1
+    context = " ".join(fold(t) for row in sheet.rows[:MAX_HEADER_SEARCH] for t in
+                       (cell_text(v) for v in row) if t) + " " + fold(sheet.name)
     for start in range(limit):
         if sum(1 for v in sheet.rows[start] if cell_text(v)) < 2:
             continue
@@ -260,7 +262,11 @@ def find_header(sheet: Sheet, mappings: Iterable[Mapping]) -> HeaderMatch | None
                 score = mapping.score(headers, strict=strict)
                 if score <= 0:
                     continue
-                if best is None or score > best.score + 1e-9:
+                if mapping.hints and any(h in context for h in mapping.hints):
+                    score += 0.05  # the title says what the table is ("học sinh", "định kỳ")
+                better = best is None or score > best.score + 1e-9 or (
+                    abs(score - best.score) <= 1e-9 and mapping.priority < best.mapping.priority)
+                if better:
                     best = HeaderMatch(mapping, start, band, headers,
                                        mapping.match_headers(headers), score)
     return best
