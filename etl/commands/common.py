@@ -61,6 +61,18 @@ def policy_option(f: Callable[..., Any]) -> Callable[..., Any]:
                         help="YAML of finding slug → reject|warn, overriding the default policy.")(f)
 
 
+def threshold_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    from etl.match.engine import LINK_THRESHOLD, REVIEW_THRESHOLD
+
+    f = click.option("--review-threshold", type=float, default=REVIEW_THRESHOLD,
+                     show_default=True,
+                     help="Score (bits) from which a pair goes to the review queue.")(f)
+    f = click.option("--link-threshold", type=float, default=LINK_THRESHOLD, show_default=True,
+                     help="Score (bits of evidence) from which two records are linked "
+                          "without an identifier.")(f)
+    return f
+
+
 class ProgressReporter:
     """A rich bar on a terminal, a log line per step under cron, nothing with --quiet."""
 

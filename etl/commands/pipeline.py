@@ -15,6 +15,7 @@ from etl.commands.common import (
     policy_option,
     render_summary,
     source_options,
+    threshold_options,
 )
 from etl.errors import EXIT_REJECTS
 from etl.summary import RunSummary
@@ -86,20 +87,24 @@ def transform_cmd(obj: Context, stage_dir: Path, output: Path, policy: Path | No
 @click.command("match")
 @click.argument("stage_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @output_dir_option
+@threshold_options
 @json_option
 @pass_context
-def match_cmd(obj: Context, stage_dir: Path, output: Path, as_json: bool) -> None:
+def match_cmd(obj: Context, stage_dir: Path, output: Path, link_threshold: float,
+              review_threshold: float, as_json: bool) -> None:
     """Give every transformed record a person id, reading persons already in the database.
 
     Example: hssk match work/clean -o work/matched
     """
     from etl.load.db import require_current
     from etl.match import match_stage
+    from etl.match.engine import Thresholds
     from etl.stage import read_stage, write_stage
 
     engine = obj.engine()
     require_current(engine)
-    data = match_stage(read_stage(stage_dir, "transform"), engine)
+    data = match_stage(read_stage(stage_dir, "transform"), engine,
+                       Thresholds(link_threshold, review_threshold))
     write_stage(data, output)
     _stage_summary("match", data, as_json, obj.quiet)
 
@@ -136,12 +141,14 @@ def load_cmd(obj: Context, stage_dir: Path, as_json: bool) -> None:
               help="Also write each stage's Parquet folder under this directory.")
 @click.option("--dry-run", is_flag=True, help="Do everything but load; report what would load.")
 @policy_option
+@threshold_options
 @click.option("--max-reject-rate", type=click.FloatRange(0, 1), default=0.05, show_default=True,
               help="Exit with code 1 when more than this share of rows is rejected.")
 @json_option
 @pass_context
 def run_cmd(obj: Context, paths: tuple[Path, ...], kind: str, text_encoding: str | None,
-            mapping_files: tuple[Path, ...], keep_stages: Path | None, dry_run: bool, policy: Path | None,
+            mapping_files: tuple[Path, ...], keep_stages: Path | None, dry_run: bool,
+            policy: Path | None, link_threshold: float, review_threshold: float,
             max_reject_rate: float, as_json: bool) -> None:
     """Extract, transform, match and load PATHS (files or folders, walked recursively).
 
@@ -150,6 +157,7 @@ def run_cmd(obj: Context, paths: tuple[Path, ...], kind: str, text_encoding: str
     Example: hssk run data/samples/
     """
     from etl.load.db import require_current
+    from etl.match.engine import Thresholds
     from etl.pipeline import run
     from etl.transform.validate import load_policy
 
@@ -159,7 +167,8 @@ def run_cmd(obj: Context, paths: tuple[Path, ...], kind: str, text_encoding: str
         summary = run(list(paths), engine, kind=None if kind == "auto" else kind,
                       text_encoding=text_encoding, mapping_files=list(mapping_files),
                       keep_stages=keep_stages, dry_run=dry_run, progress=progress,
-                      policy=load_policy(policy) if policy else None)
+                      policy=load_policy(policy) if policy else None,
+                      thresholds=Thresholds(link_threshold, review_threshold))
     render_summary(summary, as_json, obj.quiet)
     if summary.read and summary.rejected / max(summary.read, 1) > max_reject_rate:
         raise SystemExit(EXIT_REJECTS)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -200,69 +200,131 @@ def extract_files(
     progress: Progress | None = None,
 ) -> ExtractResult:
     """Extract every file in ``paths`` (folders walked) into one staged table."""
+    chunks = list(iter_extract(paths, kind=kind, text_encoding=text_encoding,
+                               mapping_files=mapping_files, progress=progress, chunk_records=None))
+    return ExtractResult(chunks[0])
+
+
+def iter_extract(
+    paths: Iterable[Path],
+    *,
+    kind: str | None = None,
+    text_encoding: str | None = None,
+    mapping_files: list[Path] | None = None,
+    progress: Progress | None = None,
+    chunk_records: int | None = 5000,
+) -> Iterator[StageData]:
+    """Extract ``paths`` as staged tables of about ``chunk_records`` records each (``None``: one
+    table), so that large inputs run through the later stages in bounded memory. A file can
+    span chunks; each chunk's ``files`` table counts the rows it holds of each file."""
     mappings = mappings_for(mapping_files)
-    if kind is not None and kind not in mappings:
-        raise UsageError(f"unknown source kind {kind!r}; known: {', '.join(sorted(mappings))}")
+    if kind is not None and kind not in mappings and kind != clinic_xml.KIND:
+        raise UsageError(f"unknown source kind {kind!r}; known: "
+                         f"{', '.join(sorted([*mappings, clinic_xml.KIND]))}")
     if text_encoding is not None and text_encoding not in ENCODINGS:
         raise UsageError(f"unknown text encoding {text_encoding!r}; use one of {ENCODINGS}")
     files = expand_paths(paths)
     if not files:
         raise SourceError("no source files found", hint="pass CSV, XLSX or XML files or folders")
-    file_rows, records, rejects = [], [], []
-    tables: dict[str, list[dict[str, object]]] = {name: [] for name in clinic_xml.SIDE_TABLES}
-    notes: list[FileNote] = []
+    chunk = _Chunk()
     for n, path in enumerate(files, 1):
         if progress:
             progress("extract", n, len(files))
         sha = file_sha256(path)
-        info: dict[str, object] = {"encoding": None, "text_encoding": None, "reader": None}
-        file_rejects: list[dict[str, object]] = []
-        try:
-            if kind in (None, clinic_xml.KIND) and clinic_xml.sniff(path):
-                file_kind = clinic_xml.KIND
-                xml = clinic_xml.read(path, sha)
-                file_records, file_rejects = xml.records, xml.rejects
-                for name, rows in xml.tables.items():
-                    tables[name].extend({**row, "file_sha256": sha} for row in rows)
-                info = {"encoding": "utf-8", "text_encoding": "unicode", "reader": "xml"}
-                if xml.skipped_tables:
-                    notes.append(FileNote(path.name, "inner tables not read: " + ", ".join(
-                        f"{k} ×{v}" for k, v in sorted(xml.skipped_tables.items()))))
-                declared = xml.declared
-                seen = len(file_records) + sum(r["scope"] == "record" for r in file_rejects)
-                if declared is not None and declared != seen:
-                    notes.append(FileNote(path.name, f"SOLUONGHOSO says {declared} episodes, "
-                                                     f"{seen} found"))
-            elif kind == clinic_xml.KIND or path.suffix.lower() == ".xml":
-                raise SourceError(f"{path.name}: not a GIAMDINHHS clinic export")
-            else:
-                file_kind, file_records, info = _extract_tabular(path, sha, mappings, kind,
-                                                                 text_encoding, notes)
-        except SourceError as exc:
-            # One unreadable file must not stop the batch: it becomes a file-level reject.
-            file_rejects = [{"source_file": path.name, "file_sha256": sha, "locator": "file",
-                             "stage": "extract", "scope": "file", "slug": "unreadable-file",
-                             "field": "",
-                             "message": str(exc) + (f" ({exc.hint})" if exc.hint else ""),
-                             "raw": None}]
-            file_kind, file_records = kind or "unknown", []
-        records.extend(file_records)
-        rejects.extend(file_rejects)
-        seen_rows = len(file_records) + sum(r["scope"] == "record" for r in file_rejects)
-        file_rows.append({"source_file": path.name, "path": str(path.resolve()),
-                          "file_sha256": sha, "kind": file_kind,
-                          "size_bytes": path.stat().st_size, "rows": seen_rows, **info})
-    records, superseded = _latest_per_key(records)
-    rejects.extend(superseded)
-    kept = {(r["record_key"], r["file_sha256"]) for r in records}
-    data = StageData(
-        "extract",
-        pd.DataFrame(file_rows, columns=FILE_COLUMNS),
-        pd.DataFrame(records, columns=RECORD_COLUMNS) if records else empty(RECORD_COLUMNS),
-        pd.DataFrame(rejects, columns=REJECT_COLUMNS) if rejects else empty(REJECT_COLUMNS),
-        tables={name: pd.DataFrame([r for r in rows
-                                    if (r["record_key"], r["file_sha256"]) in kept])
-                for name, rows in tables.items() if rows},
-        meta={"notes": [n.__dict__ for n in notes]},
-    )
-    return ExtractResult(data, notes)
+        for part in _read_file(path, sha, mappings, kind, text_encoding, chunk_records):
+            chunk.add(path, sha, part)
+            if chunk_records and len(chunk.records) >= chunk_records:
+                yield chunk.stage()
+                chunk = _Chunk()
+    if chunk.file_rows or not chunk_records:
+        yield chunk.stage()
+
+
+@dataclass
+class _Part:
+    """What one read of (part of) a file produced."""
+
+    kind: str
+    records: list[dict[str, object]]
+    rejects: list[dict[str, object]]
+    tables: dict[str, list[dict[str, object]]]
+    info: dict[str, object]
+    notes: list[FileNote]
+
+
+class _Chunk:
+    def __init__(self) -> None:
+        self.file_rows: list[dict[str, object]] = []
+        self.records: list[dict[str, object]] = []
+        self.rejects: list[dict[str, object]] = []
+        self.tables: dict[str, list[dict[str, object]]] = {n: [] for n in clinic_xml.SIDE_TABLES}
+        self.notes: list[FileNote] = []
+
+    def add(self, path: Path, sha: str, part: _Part) -> None:
+        self.records += part.records
+        self.rejects += part.rejects
+        for name, rows in part.tables.items():
+            self.tables[name] += [{**row, "file_sha256": sha} for row in rows]
+        self.notes += part.notes
+        seen_rows = len(part.records) + sum(r["scope"] == "record" for r in part.rejects)
+        self.file_rows.append({"source_file": path.name, "path": str(path.resolve()),
+                               "file_sha256": sha, "kind": part.kind,
+                               "size_bytes": path.stat().st_size, "rows": seen_rows,
+                               **part.info})
+
+    def stage(self) -> StageData:
+        records, superseded = _latest_per_key(self.records)
+        rejects = self.rejects + superseded
+        kept = {(r["record_key"], r["file_sha256"]) for r in records}
+        return StageData(
+            "extract",
+            pd.DataFrame(self.file_rows, columns=FILE_COLUMNS),
+            pd.DataFrame(records, columns=RECORD_COLUMNS) if records else empty(RECORD_COLUMNS),
+            pd.DataFrame(rejects, columns=REJECT_COLUMNS) if rejects else empty(REJECT_COLUMNS),
+            tables={name: pd.DataFrame([r for r in rows
+                                        if (r["record_key"], r["file_sha256"]) in kept])
+                    for name, rows in self.tables.items() if rows},
+            meta={"notes": [n.__dict__ for n in self.notes]},
+        )
+
+
+def _read_file(path: Path, sha: str, mappings: dict[str, Mapping], kind: str | None,
+               text_encoding: str | None, chunk_records: int | None) -> Iterator[_Part]:
+    """The parts of one file (several for a large clinic XML); an unreadable file is one part
+    holding a file-level reject, so one bad file never stops the batch."""
+    try:
+        if kind in (None, clinic_xml.KIND) and clinic_xml.sniff(path):
+            info = {"encoding": "utf-8", "text_encoding": "unicode", "reader": "xml"}
+            skipped: dict[str, int] = {}
+            seen = 0
+            parts = clinic_xml.iter_read(path, sha, chunk=chunk_records)
+            xml = next(parts)
+            while True:
+                following = next(parts, None)
+                for name, count in xml.skipped_tables.items():
+                    skipped[name] = skipped.get(name, 0) + count
+                seen += len(xml.records) + sum(r["scope"] == "record" for r in xml.rejects)
+                notes: list[FileNote] = []
+                if following is None:  # last part: what the whole file said
+                    if skipped:
+                        notes.append(FileNote(path.name, "inner tables not read: " + ", ".join(
+                            f"{k} ×{v}" for k, v in sorted(skipped.items()))))
+                    if xml.declared is not None and xml.declared != seen:
+                        notes.append(FileNote(path.name, f"SOLUONGHOSO says {xml.declared} "
+                                                         f"episodes, {seen} found"))
+                yield _Part(clinic_xml.KIND, xml.records, xml.rejects, xml.tables, info, notes)
+                if following is None:
+                    return
+                xml = following
+        if kind == clinic_xml.KIND or path.suffix.lower() == ".xml":
+            raise SourceError(f"{path.name}: not a GIAMDINHHS clinic export")
+        notes: list[FileNote] = []
+        file_kind, records, info = _extract_tabular(path, sha, mappings, kind, text_encoding,
+                                                    notes)
+        yield _Part(file_kind, records, [], {}, info, notes)
+    except SourceError as exc:
+        reject = {"source_file": path.name, "file_sha256": sha, "locator": "file",
+                  "stage": "extract", "scope": "file", "slug": "unreadable-file", "field": "",
+                  "message": str(exc) + (f" ({exc.hint})" if exc.hint else ""), "raw": None}
+        yield _Part(kind or "unknown", [], [reject], {},
+                    {"encoding": None, "text_encoding": None, "reader": None}, [])

@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,6 +144,21 @@ def _episode_tables(out: XmlExtract, key: str, x1: dict[str, str | None],
 
 def read(path: Path, sha: str) -> XmlExtract:
     """Every episode of one envelope file as a staged record plus clinical side-table rows."""
+    whole = XmlExtract()
+    for part in iter_read(path, sha, chunk=None):
+        whole.records += part.records
+        whole.rejects += part.rejects
+        for name, rows in part.tables.items():
+            whole.tables[name] += rows
+        for name, n in part.skipped_tables.items():
+            whole.skipped_tables[name] = whole.skipped_tables.get(name, 0) + n
+        whole.facility, whole.declared = part.facility, part.declared
+    return whole
+
+
+def iter_read(path: Path, sha: str, chunk: int | None = 5000) -> Iterator[XmlExtract]:
+    """The episodes of one file in parts of at most ``chunk`` episodes (``None``: one part), so
+    a 500 MB month never has to be in memory at once. File-level problems come with the last."""
     out = XmlExtract()
     seen: set[str] = set()
     index = 0
@@ -157,6 +173,9 @@ def read(path: Path, sha: str) -> XmlExtract:
                 index += 1
                 _episode(path, sha, elem, index, out, seen)
                 elem.clear()
+                if chunk and len(out.records) >= chunk:
+                    yield out
+                    out = XmlExtract(facility=out.facility, declared=out.declared)
             elif elem.tag == "DANHSACHHOSO":
                 elem.clear()
     except DefusedXmlException as exc:
@@ -171,7 +190,7 @@ def read(path: Path, sha: str) -> XmlExtract:
             path, sha, "file", "truncated-file",
             f"the XML stops being readable{at} ({type(exc).__name__}); the {index} episodes "
             "before it were read, anything after it was not", scope="file"))
-    return out
+    yield out
 
 
 def _episode(path: Path, sha: str, hoso: ET.Element, index: int, out: XmlExtract,

@@ -26,6 +26,7 @@ from etl.load.db import require_current
 from etl.stage import StageData, as_objects, records_as_dicts
 from etl.stage import value as _value
 from etl.summary import FileCounts, LoadCounts, reject_counts
+from etl.transform.text import fold
 
 Progress = Callable[[str, int, int], None]
 
@@ -44,8 +45,9 @@ PERSON_FIELDS = {
 }
 RECORD_FIELDS = [
     "full_name", "name_key", "family_key", "middle_key", "given_key", "sex", "birth_year",
-    "birth_month", "birth_day", "birth_date_precision", "personal_id", "social_insurance_code",
-    "facility_code", "facility_patient_id", "household_head_key", "phone",
+    "birth_month", "birth_day", "birth_date_precision", "personal_id", "personal_id_status",
+    "social_insurance_code", "facility_code", "facility_patient_id", "household_head_key",
+    "phone", "match_score",
 ]
 _BIRTH = ("birth_year", "birth_month", "birth_day", "birth_date_precision")
 
@@ -147,6 +149,7 @@ def load_stage(data: StageData, engine: Engine, *, command: str = "load",
              "record_hash": r["record_hash"], "person_id": r["person_id"],
              "match_rule": r["match_rule"], "created_batch_id": batch_id,
              "updated_batch_id": batch_id, "commune_code": _value(r["permanent_commune_code"]),
+             "mother_key": fold(r["mother_name"]) or None if r["mother_name"] else None,
              "raw": r["raw"], **{c: _value(r[c]) for c in RECORD_FIELDS},
              **{c: _int(r[c]) for c in ("birth_year", "birth_month", "birth_day")}}
             for r in records_as_dicts(changed)

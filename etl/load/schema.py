@@ -110,7 +110,8 @@ source_records = sa.Table(
     sa.Column("record_hash", sa.Text, nullable=False),
     sa.Column("person_id", sa.Text, sa.ForeignKey("persons.person_id"), nullable=False,
               index=True),
-    sa.Column("match_rule", sa.Text),
+    sa.Column("match_rule", sa.Text),  # identifier / fuzzy / new / known-record
+    sa.Column("match_score", sa.Float),  # Fellegi–Sunter weight of the link that joined it
     sa.Column("created_batch_id", sa.Integer, sa.ForeignKey("batches.id"), nullable=False),
     sa.Column("updated_batch_id", sa.Integer, sa.ForeignKey("batches.id"), nullable=False),
     # identity as this source presented it: the master index that matching reads
@@ -125,11 +126,13 @@ source_records = sa.Table(
     sa.Column("birth_day", sa.Integer),
     sa.Column("birth_date_precision", sa.Text),
     sa.Column("personal_id", sa.Text, index=True),
+    sa.Column("personal_id_status", sa.Text),
     sa.Column("social_insurance_code", sa.Text, index=True),
     sa.Column("commune_code", sa.Text),
     sa.Column("facility_code", sa.Text),
     sa.Column("facility_patient_id", sa.Text),
     sa.Column("household_head_key", sa.Text),
+    sa.Column("mother_key", sa.Text),
     sa.Column("phone", sa.Text),
     sa.Column("raw", sa.Text),  # the source row as JSON, for audit and re-processing
 )

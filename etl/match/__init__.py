@@ -1,5 +1,5 @@
 """Match: give every clean record a person id (existing where the evidence links, new otherwise)."""
 
-from etl.match.deterministic import match_stage
+from etl.match.engine import match_stage
 
 __all__ = ["match_stage"]

@@ -10,6 +10,8 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 
+from etl.transform.text import fold
+
 # Communes of Mường Lát (DOMAIN.md §1) with a population weight and invented village names.
 COMMUNES = {
     "14845": ("Mường Lát", 0.10, ["Khu 1", "Khu 2", "Khu 3", "Bản Lát", "Bản Pọng"]),
@@ -188,6 +190,8 @@ class Simulator:
                 if rng.random() < 0.02 and len(self.residents) < self.people:
                     twin = self._new(group, rng.choice("MF"), birth, household, commune,
                                      village, "Con", family=head.family)
+                    while fold(twin.given) == fold(child.given):  # parents name twins apart
+                        twin.given = self._name(group, twin.sex)[2]
                     twin.father, twin.mother, twin.head, twin.twin, child.twin = (
                         head, wife, head, True, True)
                     twin.year_only = child.year_only = False

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 21:03:41.621547
+Create Date: 2026-11-25 21:16:43.268096
 """
 
 from collections.abc import Sequence
@@ -159,6 +159,7 @@ def upgrade() -> None:
         sa.Column("record_hash", sa.Text(), nullable=False),
         sa.Column("person_id", sa.Text(), nullable=False),
         sa.Column("match_rule", sa.Text(), nullable=True),
+        sa.Column("match_score", sa.Float(), nullable=True),
         sa.Column("created_batch_id", sa.Integer(), nullable=False),
         sa.Column("updated_batch_id", sa.Integer(), nullable=False),
         sa.Column("full_name", sa.Text(), nullable=True),
@@ -172,11 +173,13 @@ def upgrade() -> None:
         sa.Column("birth_day", sa.Integer(), nullable=True),
         sa.Column("birth_date_precision", sa.Text(), nullable=True),
         sa.Column("personal_id", sa.Text(), nullable=True),
+        sa.Column("personal_id_status", sa.Text(), nullable=True),
         sa.Column("social_insurance_code", sa.Text(), nullable=True),
         sa.Column("commune_code", sa.Text(), nullable=True),
         sa.Column("facility_code", sa.Text(), nullable=True),
         sa.Column("facility_patient_id", sa.Text(), nullable=True),
         sa.Column("household_head_key", sa.Text(), nullable=True),
+        sa.Column("mother_key", sa.Text(), nullable=True),
         sa.Column("phone", sa.Text(), nullable=True),
         sa.Column("raw", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
