@@ -21,7 +21,7 @@ from etl.summary import FileCounts, RunSummary, reject_counts
 from etl.transform import transform_stage
 
 log = logging.getLogger(__name__)
-CHUNK_RECORDS = 5000
+CHUNK_RECORDS = 60_000  # records plus their clinical rows per chunk
 Progress = Callable[[str, int, int], None]
 
 
@@ -41,8 +41,9 @@ def run(
 ) -> RunSummary:
     """Extract, transform, match and load ``paths`` into ``engine``'s database.
 
-    Inputs go through the stages in chunks of about ``chunk_records`` records (a large clinic
-    month is split by episodes), each loaded as its own atomic batch, so memory stays bounded;
+    Inputs go through the stages in chunks of about ``chunk_records`` rows (records plus their
+    clinical rows; a large clinic month is split by episodes), each loaded as its own atomic
+    batch, so memory stays bounded;
     later chunks match against the persons earlier chunks loaded. ``keep_stages`` writes each
     stage's Parquet folder there (and processes everything as one chunk); ``dry_run`` stops
     before loading and reports what would have been read and rejected.

@@ -212,11 +212,12 @@ def iter_extract(
     text_encoding: str | None = None,
     mapping_files: list[Path] | None = None,
     progress: Progress | None = None,
-    chunk_records: int | None = 5000,
+    chunk_records: int | None = 60_000,
 ) -> Iterator[StageData]:
-    """Extract ``paths`` as staged tables of about ``chunk_records`` records each (``None``: one
-    table), so that large inputs run through the later stages in bounded memory. A file can
-    span chunks; each chunk's ``files`` table counts the rows it holds of each file."""
+    """Extract ``paths`` as staged tables of about ``chunk_records`` rows each — records plus
+    their clinical rows — (``None``: one table), so large inputs run through the later stages in
+    bounded memory. A clinic month is read in parts of ``clinic_xml.PART_EPISODES`` episodes; a
+    file can span chunks, and each chunk's ``files`` table counts the rows it holds of each."""
     mappings = mappings_for(mapping_files)
     if kind is not None and kind not in mappings and kind != clinic_xml.KIND:
         raise UsageError(f"unknown source kind {kind!r}; known: "
@@ -231,9 +232,10 @@ def iter_extract(
         if progress:
             progress("extract", n, len(files))
         sha = file_sha256(path)
-        for part in _read_file(path, sha, mappings, kind, text_encoding, chunk_records):
+        for part in _read_file(path, sha, mappings, kind, text_encoding,
+                               clinic_xml.PART_EPISODES if chunk_records else None):
             chunk.add(path, sha, part)
-            if chunk_records and len(chunk.records) >= chunk_records:
+            if chunk_records and chunk.weight >= chunk_records:
                 yield chunk.stage()
                 chunk = _Chunk()
     if chunk.file_rows or not chunk_records:
@@ -259,8 +261,10 @@ class _Chunk:
         self.rejects: list[dict[str, object]] = []
         self.tables: dict[str, list[dict[str, object]]] = {n: [] for n in clinic_xml.SIDE_TABLES}
         self.notes: list[FileNote] = []
+        self.weight = 0  # records plus clinical rows: what a chunk costs in memory
 
     def add(self, path: Path, sha: str, part: _Part) -> None:
+        self.weight += len(part.records) + sum(len(rows) for rows in part.tables.values())
         self.records += part.records
         self.rejects += part.rejects
         for name, rows in part.tables.items():

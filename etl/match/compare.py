@@ -50,52 +50,52 @@ SIMPLE_LEVELS = ["missing", "different", "equal"]
 MIDDLE_LEVELS = ["missing", "different", "one-side", "equal"]
 
 
-def name_level(a: pd.Series, b: pd.Series, pa: pd.Series, pb: pd.Series,
-               ma: pd.Series | None = None, mb: pd.Series | None = None) -> np.ndarray:
+def _text(values: np.ndarray) -> np.ndarray:
+    """Object array with every non-string (None, NaN) as None."""
+    return np.array([v if isinstance(v, str) and v else None for v in values], dtype=object)
+
+
+def name_level(av: np.ndarray, bv: np.ndarray, pav: np.ndarray, pbv: np.ndarray,
+               mav: np.ndarray | None = None, mbv: np.ndarray | None = None) -> np.ndarray:
     """exact / phonetic / similar (Jaro-Winkler ≥ 0.88) / tone-differs / different / missing.
 
-    ``ma``/``mb`` are the names with their marks where the source wrote them: "Sáy" and "Sày"
-    fold alike but are different names when both sources kept the tones.
+    ``mav``/``mbv`` are the names with their marks where the source wrote them: "Sáy" and "Sày"
+    fold alike but are different names when both sources kept the tones. Arrays hold strings or
+    None (see :func:`columns`).
     """
-    out = np.zeros(len(a), dtype=np.int8)
-    av, bv, pav, pbv = a.to_numpy(object), b.to_numpy(object), pa.to_numpy(object), \
-        pb.to_numpy(object)
-    mav = ma.to_numpy(object) if ma is not None else np.full(len(av), None, dtype=object)
-    mbv = mb.to_numpy(object) if mb is not None else np.full(len(av), None, dtype=object)
-    for i in range(len(av)):
-        x, y = av[i], bv[i]
-        if not isinstance(x, str) or not isinstance(y, str) or not x or not y:
-            continue
-        if x == y:
-            marked_a, marked_b = mav[i], mbv[i]
-            both_marked = isinstance(marked_a, str) and isinstance(marked_b, str)
-            out[i] = TONE_DIFFERS if both_marked and marked_a != marked_b else EXACT
-        elif pav[i] == pbv[i]:
-            out[i] = 4
-        elif JaroWinkler.normalized_similarity(x, y) >= 0.88:
-            out[i] = 3
-        else:
-            out[i] = DIFFERENT
+    n = len(av)
+    out = np.zeros(n, dtype=np.int8)
+    present = (av != None) & (bv != None)  # noqa: E711 - elementwise on object arrays
+    exact = present & (av == bv)
+    out[exact] = EXACT
+    if mav is not None and mbv is not None:
+        tone = exact & (mav != None) & (mbv != None) & (mav != mbv)  # noqa: E711
+        out[tone] = TONE_DIFFERS
+    rest = present & ~exact
+    phon = rest & (pav == pbv)
+    out[phon] = 4
+    for i in np.flatnonzero(rest & ~phon):
+        out[i] = 3 if JaroWinkler.normalized_similarity(av[i], bv[i]) >= 0.88 else DIFFERENT
     return out
 
 
-def middle_level(a: pd.Series, b: pd.Series) -> np.ndarray:
+def middle_level(av: np.ndarray, bv: np.ndarray) -> np.ndarray:
     """Middle elements (Văn, Thị, A…) come and go between sources: one side empty is its own
     level, not a disagreement."""
-    av, bv = a.fillna("").to_numpy(object), b.fillna("").to_numpy(object)
+    a_has, b_has = av != None, bv != None  # noqa: E711
     out = np.full(len(av), 2, dtype=np.int8)  # one-side
-    both = (av != "") & (bv != "")
+    both = a_has & b_has
     out[both & (av == bv)] = 3
     out[both & (av != bv)] = 1
-    out[(av == "") & (bv == "")] = 0
+    out[~a_has & ~b_has] = 0
     return out
 
 
-def birth_level(a: pd.DataFrame, b: pd.DataFrame) -> np.ndarray:
+def birth_level(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> np.ndarray:
     """Dates compared at the coarser precision of the two."""
-    ya, yb = a["birth_year"].to_numpy(float), b["birth_year"].to_numpy(float)
-    ma, mb = a["birth_month"].to_numpy(float), b["birth_month"].to_numpy(float)
-    da, db = a["birth_day"].to_numpy(float), b["birth_day"].to_numpy(float)
+    ya, yb = a["birth_year"], b["birth_year"]
+    ma, mb = a["birth_month"], b["birth_month"]
+    da, db = a["birth_day"], b["birth_day"]
     out = np.zeros(len(ya), dtype=np.int8)
     have = ~np.isnan(ya) & ~np.isnan(yb)
     same_year = have & (ya == yb)
@@ -113,26 +113,22 @@ def birth_level(a: pd.DataFrame, b: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def equal_level(a: pd.Series, b: pd.Series) -> np.ndarray:
-    av, bv = a.to_numpy(object), b.to_numpy(object)
+def equal_level(av: np.ndarray, bv: np.ndarray) -> np.ndarray:
+    present = (av != None) & (bv != None)  # noqa: E711
     out = np.zeros(len(av), dtype=np.int8)
-    for i in range(len(av)):
-        if av[i] is None or bv[i] is None or av[i] != av[i] or bv[i] != bv[i] or \
-                av[i] == "" or bv[i] == "":
-            continue
-        out[i] = 2 if av[i] == bv[i] else 1
+    out[present] = 1
+    out[present & (av == bv)] = 2
     return out
 
 
-def fuzzy_equal_level(a: pd.Series, b: pd.Series) -> np.ndarray:
+def fuzzy_equal_level(av: np.ndarray, bv: np.ndarray) -> np.ndarray:
     """For household heads and mothers: equal when folded names agree or nearly (JW ≥ 0.9)."""
-    av, bv = a.to_numpy(object), b.to_numpy(object)
+    present = (av != None) & (bv != None)  # noqa: E711
     out = np.zeros(len(av), dtype=np.int8)
-    for i in range(len(av)):
-        x, y = av[i], bv[i]
-        if not x or not y or x != x or y != y:
-            continue
-        out[i] = 2 if x == y or JaroWinkler.normalized_similarity(x, y) >= 0.9 else 1
+    same = present & (av == bv)
+    out[same] = 2
+    for i in np.flatnonzero(present & ~same):
+        out[i] = 2 if JaroWinkler.normalized_similarity(av[i], bv[i]) >= 0.9 else 1
     return out
 
 
@@ -141,10 +137,24 @@ COMPARISONS = {
     "sex": SIMPLE_LEVELS, "commune": SIMPLE_LEVELS, "household": SIMPLE_LEVELS,
     "mother": SIMPLE_LEVELS, "phone": SIMPLE_LEVELS,
 }
+TEXT_COLUMNS = ["given_key", "given_ph", "given_marked", "family_key", "family_ph", "middle_key",
+                "sex_any", "commune_code", "head_other", "mother_key", "phone"]
+NUMBER_COLUMNS = ["birth_year", "birth_month", "birth_day"]
 
 
-def compare(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
-    """Comparison levels of aligned record pairs (row i of ``left`` with row i of ``right``)."""
+def columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The comparison inputs of a prepared frame as plain arrays (strings or None; floats)."""
+    out = {c: _text(frame[c].to_numpy(object)) for c in TEXT_COLUMNS}
+    out.update({c: frame[c].to_numpy(float) for c in NUMBER_COLUMNS})
+    return out
+
+
+def take(cols: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:
+    return {name: values[index] for name, values in cols.items()}
+
+
+def compare(left: dict[str, np.ndarray], right: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Comparison levels of aligned record pairs (element i of ``left`` with i of ``right``)."""
     return pd.DataFrame({
         "given": name_level(left["given_key"], right["given_key"], left["given_ph"],
                             right["given_ph"], left["given_marked"], right["given_marked"]),
