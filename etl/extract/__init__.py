@@ -33,6 +33,7 @@ from etl.stage import (
     StageData,
     empty,
 )
+from etl.transform.codes import resolve_commune_in_title
 from etl.transform.legacy import ENCODINGS
 
 # Columns where any mark ("x", "X", "1", "✓") stands for a value of another field: the school
@@ -137,6 +138,12 @@ def _sheet_records(path: Path, sha: str, sheet, match, reader: str) -> list[dict
     headers = match.headers
     out: list[dict[str, object]] = []
     data_index = 0
+    # Title rows often name the place ("TRƯỜNG PTDTBT TH&THCS PÙ NHI", "CÔNG AN XÃ TAM CHUNG"):
+    # the commune of every row that does not say its own.
+    title_commune = None
+    for row in sheet.rows[:match.header_row]:
+        for text in filter(None, (cell_text(v) for v in row)):
+            title_commune = title_commune or resolve_commune_in_title(text)
     for index in range(match.data_start, len(sheet.rows)):
         row = sheet.rows[index]
         if is_footer(row):
@@ -160,6 +167,8 @@ def _sheet_records(path: Path, sha: str, sheet, match, reader: str) -> list[dict
                     record["sex"] = MARK_COLUMNS[name]
             elif value is not None:
                 extra[name] = value
+        if record["commune_code"] is None and record["permanent_address"] is None:
+            record["commune_code"] = title_commune
         record.update(
             source_kind=kind, source_file=path.name, file_sha256=sha, locator=locator,
             sheet=sheet.name if reader != "csv" else None, row_number=excel_row,

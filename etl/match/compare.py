@@ -137,7 +137,8 @@ COMPARISONS = {
     "sex": SIMPLE_LEVELS, "commune": SIMPLE_LEVELS, "household": SIMPLE_LEVELS,
     "mother": SIMPLE_LEVELS, "phone": SIMPLE_LEVELS,
 }
-TEXT_COLUMNS = ["given_key", "given_ph", "given_marked", "family_key", "family_ph", "middle_key",
+TEXT_COLUMNS = ["given_key", "given_ph", "given_marked", "family_key", "family_ph",
+                "family_marked", "middle_key",
                 "sex_any", "commune_code", "head_other", "mother_key", "phone"]
 NUMBER_COLUMNS = ["birth_year", "birth_month", "birth_day"]
 
@@ -159,7 +160,7 @@ def compare(left: dict[str, np.ndarray], right: dict[str, np.ndarray]) -> pd.Dat
         "given": name_level(left["given_key"], right["given_key"], left["given_ph"],
                             right["given_ph"], left["given_marked"], right["given_marked"]),
         "family": name_level(left["family_key"], right["family_key"], left["family_ph"],
-                             right["family_ph"]),
+                             right["family_ph"], left["family_marked"], right["family_marked"]),
         "middle": middle_level(left["middle_key"], right["middle_key"]),
         "birth": birth_level(left, right),
         "sex": equal_level(left["sex_any"], right["sex_any"]),

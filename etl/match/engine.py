@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from etl.load.schema import source_records
-from etl.match.compare import DIFFERENT, TONE_DIFFERS, columns, compare, phonetic, take
+from etl.match.compare import TONE_DIFFERS, columns, compare, phonetic, take
 from etl.match.deterministic import new_person_id
 from etl.match.model import Model, estimate
 from etl.stage import StageData, as_objects
@@ -77,7 +77,8 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
         else:
             sexes.append(None)
     out["sex_any"] = sexes
-    out["given_marked"] = [_marked_given(v) for v in out["full_name"]]
+    out["given_marked"] = [_marked_part(v, -1) for v in out["full_name"]]
+    out["family_marked"] = [_marked_part(v, 0) for v in out["full_name"]]
     # The household head says something about a person only when it is someone else: a head's
     # own name repeated in the head column is no extra evidence.
     own = [" ".join(x for x in (f, m, g) if x) for f, m, g in
@@ -89,12 +90,15 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _marked_given(full_name: object) -> str | None:
-    """The given name with its tone marks, when the source wrote marks at all."""
-    if not full_name or full_name != full_name:
+def _marked_part(full_name: object, index: int) -> str | None:
+    """The given (-1) or family (0) name with its marks, when the source wrote marks at all:
+    "Lường" and "Lương" are two family names, not a typo (DOMAIN.md §5)."""
+    if not isinstance(full_name, str) or not full_name or fold(full_name) == full_name.lower():
         return None
-    given = str(full_name).split(" ")[-1].lower()
-    return given if fold(given) != given else None
+    parts = full_name.split(" ")
+    if index == 0 and len(parts) < 2:
+        return None
+    return parts[index].lower()
 
 
 def _block_pairs(keys: pd.Series, is_new: np.ndarray, cap: int) -> tuple[np.ndarray, int]:
@@ -237,7 +241,7 @@ class _Clusters:
 # rows of one such file are a priori far less likely to be one person than rows of two sources.
 # Event sources (clinic episodes, immunization doses) repeat people by design.
 ONE_ROW_PER_PERSON = {"registry", "insurance", "school-exam", "adult-exam"}
-SAME_LIST_PENALTY = 8.0
+SAME_LIST_PENALTY = 10.0
 
 
 def _same_list(frame: pd.DataFrame, pairs: pd.DataFrame) -> np.ndarray:
@@ -246,6 +250,40 @@ def _same_list(frame: pd.DataFrame, pairs: pd.DataFrame) -> np.ndarray:
     file = frame["file_key"].to_numpy(object)
     one = np.isin(kind[i], list(ONE_ROW_PER_PERSON))
     return (one & (file[i] == file[j]) & pd.notna(file[i])).astype(float)
+
+
+def _ambiguity(frame: pd.DataFrame, pairs: pd.DataFrame, scores: np.ndarray,
+               thresholds: Thresholds, clusters: _Clusters) -> np.ndarray:
+    """A record that would link to two different people of one list of people is ambiguous:
+    the list itself says there are two such people ("Lò Khăm, 1952, Mường Lý" twice in the
+    registry). Such links go to review instead, unless one candidate is far ahead."""
+    strong = np.flatnonzero(scores >= thresholds.link)
+    if not len(strong):
+        return scores
+    kind = frame["source_kind"].to_numpy(object)
+    file = frame["file_key"].to_numpy(object)
+    i_all, j_all = pairs["i"].to_numpy(), pairs["j"].to_numpy()
+    by_side: dict[tuple[int, object], list[int]] = defaultdict(list)
+    for k in strong:
+        for x, y in ((i_all[k], j_all[k]), (j_all[k], i_all[k])):
+            if kind[y] in ONE_ROW_PER_PERSON and file[y] is not None:
+                by_side[(x, file[y])].append(k)
+    out = scores.copy()
+    for (x, _), ks in by_side.items():
+        if len(ks) < 2:
+            continue
+        partners = {clusters.find(int(j_all[k] if i_all[k] == x else i_all[k])) for k in ks}
+        if len(partners) < 2:
+            continue
+        ranked = sorted(ks, key=lambda k: -scores[k])
+        best, second = scores[ranked[0]], scores[ranked[1]]
+        losers = ranked if best - second < AMBIGUITY_MARGIN else ranked[1:]
+        for k in losers:
+            out[k] = min(out[k], thresholds.link - 0.01)
+    return out
+
+
+AMBIGUITY_MARGIN = 6.0
 
 
 def _twins(frame: pd.DataFrame, pairs: pd.DataFrame) -> np.ndarray:
@@ -300,12 +338,13 @@ def resolve(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresholds
         # years more than one apart, or siblings/twins (DOMAIN.md §6).
         birth = levels["birth"].to_numpy()
         moved = (levels["commune"].to_numpy() == 1) & ~np.isin(birth, (4, 7))
-        vetoed = _twins(frame, cands) | (levels["given"].to_numpy() <= TONE_DIFFERS) & (
-            levels["given"].to_numpy() > 0) | (levels["family"].to_numpy() == DIFFERENT) | (
-            birth == 1) | (
+        given, family = levels["given"].to_numpy(), levels["family"].to_numpy()
+        vetoed = _twins(frame, cands) | ((given <= TONE_DIFFERS) & (given > 0)) | (
+            (family <= TONE_DIFFERS) & (family > 0)) | (birth == 1) | (
             levels["sex"].to_numpy() == 1) | moved
         scores = scores - SAME_LIST_PENALTY * _same_list(frame, cands)
         scores = np.where(vetoed, np.minimum(scores, thresholds.review - 0.01), scores)
+        scores = _ambiguity(frame, cands, scores, thresholds, clusters)
         order = np.argsort(-scores, kind="stable")
         ci, cj = cands["i"].to_numpy(), cands["j"].to_numpy()
         for k in order:

@@ -153,7 +153,8 @@ def write_clinic(out: Path, residents: list[Resident], rng: random.Random,
         for _ in range(1 if rng.random() < 0.85 else 2):
             local = [f for f, v in FACILITIES.items() if v[3] and r.commune in v[3]]
             facility = rng.choice(local + ["38150"]) if local else "38150"
-            r.facility_ids.setdefault(facility, f"BN{rng.randint(100000, 999999)}")
+            # A facility numbers its patients once each: MA_BN never repeats within it.
+            r.facility_ids.setdefault(facility, f"BN{int(r.resident_id[1:]):06d}{facility[-2:]}")
             visit = dt.datetime(year, mon, rng.randint(1, 28), rng.randint(7, 16),
                                 rng.choice([0, 15, 30, 45]))
             visits[facility].append((r, visit))

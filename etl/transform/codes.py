@@ -130,3 +130,21 @@ def resolve_value(value_set: str, value: object) -> str | None:
     if value is None:
         return None
     return _value_set_index(value_set).get(_value_key(str(value)))
+
+
+_TITLE_UNIT = re.compile(r"(?:xa|thi tran|tt|th ?& ?thcs|thcs|th|mn|mam non|tieu hoc|"
+                         r"trung hoc co so|ptdtbt|ptdtnt)\s+([a-z ]+?)\s*$")
+
+
+def resolve_commune_in_title(text: str) -> str | None:
+    """A commune named at the end of a title line ("TRƯỜNG PTDTBT TH&THCS PÙ NHI", "UBND XÃ
+    TAM CHUNG"); ``None`` unless the last words are exactly a known commune."""
+    folded = fold(text)
+    index = _commune_index()
+    words = re.sub(r"[^a-z& ]", " ", folded).split()
+    for size in (3, 2, 1):
+        if len(words) >= size:
+            code = index.get(_alias_key(" ".join(words[-size:])))
+            if code and (len(words) == size or _TITLE_UNIT.search(" ".join(words))):
+                return code
+    return None
