@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -26,7 +27,6 @@ from sqlalchemy.engine import Engine
 
 from etl.load.schema import source_records
 from etl.match.compare import TONE_DIFFERS, columns, compare, phonetic, take
-from etl.match.deterministic import new_person_id
 from etl.match.model import Model, estimate
 from etl.stage import StageData, as_objects
 from etl.transform.identifiers import implied_by_personal_id
@@ -41,6 +41,13 @@ MASTER_COLUMNS = ["record_key", "person_id", "source_kind", "file_key", "full_na
                   "facility_code", "facility_patient_id", "household_head_key", "mother_key",
                   "phone"]
 REVIEW_COLUMNS = ["record_key_a", "record_key_b", "score", "person_a", "person_b"]
+
+
+def new_person_id(record_keys) -> str:  # type: ignore[no-untyped-def]
+    """A stable id for a new person, derived from its first source record: the same files
+    loaded into an empty database always give the same ids."""
+    first = min(record_keys)
+    return hashlib.sha256(first.encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass
