@@ -21,7 +21,7 @@ from etl.summary import FileCounts, RunSummary, reject_counts
 from etl.transform import transform_stage
 
 log = logging.getLogger(__name__)
-CHUNK_RECORDS = 60_000  # records plus their clinical rows per chunk
+CHUNK_RECORDS = 40_000  # records plus their clinical rows per chunk
 Progress = Callable[[str, int, int], None]
 
 

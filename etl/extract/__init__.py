@@ -221,7 +221,7 @@ def iter_extract(
     text_encoding: str | None = None,
     mapping_files: list[Path] | None = None,
     progress: Progress | None = None,
-    chunk_records: int | None = 60_000,
+    chunk_records: int | None = 40_000,
 ) -> Iterator[StageData]:
     """Extract ``paths`` as staged tables of about ``chunk_records`` rows each — records plus
     their clinical rows — (``None``: one table), so large inputs run through the later stages in
@@ -280,6 +280,10 @@ class _Chunk:
             self.tables[name] += [{**row, "file_sha256": sha} for row in rows]
         self.notes += part.notes
         seen_rows = len(part.records) + sum(r["scope"] == "record" for r in part.rejects)
+        for row in self.file_rows:  # a later part of a file already in this chunk
+            if row["file_sha256"] == sha:
+                row["rows"] += seen_rows
+                return
         self.file_rows.append({"source_file": path.name, "path": str(path.resolve()),
                                "file_sha256": sha, "kind": part.kind,
                                "size_bytes": path.stat().st_size, "rows": seen_rows,

@@ -173,3 +173,14 @@ def test_chunked_run_equals_one_chunk(tmp_path, samples):
     assert whole[:2] == chunked[:2]
     # Person ids come from each person's first record, so they agree where clusters agree.
     assert len(whole[2].splitlines()) == len(chunked[2].splitlines())
+
+
+def test_parts_of_one_file_count_once(tmp_path, db, monkeypatch):
+    from etl.extract import clinic_xml
+
+    monkeypatch.setattr(clinic_xml, "PART_EPISODES", 5)
+    path, _ = month_file(tmp_path)
+    summary = run([path], db, chunk_records=8)
+    assert len(summary.files) == 1
+    counts = summary.files[0]
+    assert (counts.read, counts.created) == (12, 12) and summary.reconciles
