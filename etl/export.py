@@ -44,3 +44,50 @@ def safe_cell(value: object) -> object:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
+
+
+REVIEW_COLUMNS = ["score", "person_a", "source_file_a", "locator_a", "name_a", "birth_a",
+                  "personal_id_a", "person_b", "source_file_b", "locator_b", "name_b", "birth_b",
+                  "personal_id_b", "status"]
+
+
+def export_review(engine: Engine, out: Path, *, show_ids: bool = False) -> int:
+    """The analysts' queue: pairs scored between the review and link thresholds, strongest
+    first, with what a person needs to decide (names, birth dates, masked ID numbers)."""
+    require_current(engine)
+    a, b = s.source_records.alias("a"), s.source_records.alias("b")
+    fa, fb = s.source_files.alias("fa"), s.source_files.alias("fb")
+    query = (
+        sa.select(s.match_reviews.c.score, s.match_reviews.c.person_a, fa.c.file_name,
+                  a.c.locator, a.c.full_name, a.c.birth_year, a.c.birth_month, a.c.birth_day,
+                  a.c.personal_id, s.match_reviews.c.person_b, fb.c.file_name, b.c.locator,
+                  b.c.full_name, b.c.birth_year, b.c.birth_month, b.c.birth_day,
+                  b.c.personal_id, s.match_reviews.c.status)
+        .join(a, a.c.record_key == s.match_reviews.c.record_key_a)
+        .join(b, b.c.record_key == s.match_reviews.c.record_key_b)
+        .join(fa, fa.c.id == a.c.source_file_id).join(fb, fb.c.id == b.c.source_file_id)
+        .where(s.match_reviews.c.status == "open")
+        .order_by(s.match_reviews.c.score.desc())
+    )
+
+    def birth(y: object, m: object, d: object) -> str:
+        return "-".join(f"{int(v):02d}" if i else str(v)
+                        for i, v in enumerate((y, m, d)) if v is not None)
+
+    def masked(value: object) -> object:
+        if value is None or show_ids:
+            return value
+        return "•" * (len(str(value)) - 3) + str(value)[-3:]
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with engine.connect() as conn, open(out, "w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(REVIEW_COLUMNS)
+        for r in conn.execute(query):
+            row = [round(r[0], 2), r[1], r[2], r[3], r[4], birth(r[5], r[6], r[7]), masked(r[8]),
+                   r[9], r[10], r[11], r[12], birth(r[13], r[14], r[15]), masked(r[16]), r[17]]
+            writer.writerow([safe_cell(v) for v in row])
+            n += 1
+    return n

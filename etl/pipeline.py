@@ -21,7 +21,7 @@ from etl.summary import FileCounts, RunSummary, reject_counts
 from etl.transform import transform_stage
 
 log = logging.getLogger(__name__)
-CHUNK_RECORDS = 40_000  # records plus their clinical rows per chunk
+CHUNK_RECORDS = 25_000  # records plus their clinical rows per chunk
 Progress = Callable[[str, int, int], None]
 
 
@@ -93,6 +93,7 @@ def run(
             summary.persons_updated += load.persons_updated
             summary.identifiers_added += load.identifiers_added
             summary.rejects_added += load.rejects_added
+            summary.reviews_added += load.reviews_added
             for name, n in load.clinical_rows.items():
                 summary.clinical_rows[name] = summary.clinical_rows.get(name, 0) + n
             summary.batch_id = load.batch_id

@@ -44,6 +44,7 @@ class LoadCounts:
     identifiers_added: int = 0
     rejects_added: int = 0
     clinical_rows: dict[str, int] = field(default_factory=dict)
+    reviews_added: int = 0
     finished_at: dt.datetime | None = None
 
     def as_dict(self) -> dict[str, object]:
@@ -62,6 +63,7 @@ class RunSummary:
     identifiers_added: int = 0
     rejects_added: int = 0
     clinical_rows: dict[str, int] = field(default_factory=dict)
+    reviews_added: int = 0
     batch_id: int | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     peak_memory_mb: int | None = None
@@ -89,6 +91,7 @@ class RunSummary:
         self.identifiers_added = load.identifiers_added
         self.rejects_added = load.rejects_added
         self.clinical_rows = load.clinical_rows
+        self.reviews_added = load.reviews_added
         self.batch_id = load.batch_id
 
     def count_findings(self, issues, rejects) -> None:  # type: ignore[no-untyped-def]

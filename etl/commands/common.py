@@ -124,6 +124,7 @@ def render_summary(summary: RunSummary, as_json: bool, quiet: bool) -> None:
     console.print(
         f"persons created {summary.persons_created}, updated {summary.persons_updated}; "
         f"identifiers added {summary.identifiers_added}; rejects recorded {summary.rejects_added}; "
+        f"pairs to review {summary.reviews_added}; "
         f"counts {'reconcile' if summary.reconciles else 'DO NOT reconcile'}")
     if summary.clinical_rows:
         console.print("clinical rows written: " + ", ".join(

@@ -30,5 +30,25 @@ def links_cmd(obj: Context, output: Path) -> None:
         click.echo(f"wrote {n} links to {output}")
 
 
+@export_group.command("review")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV file to write (UTF-8 with BOM, so Excel shows Vietnamese correctly).")
+@click.option("--show-ids", is_flag=True, help="Write ID numbers in full instead of masked.")
+@pass_context
+def review_cmd(obj: Context, output: Path, show_ids: bool) -> None:
+    """The analysts' queue: record pairs that might be one person, strongest first.
+
+    Each row has both records' file, locator, name, birth date and masked ID number; use
+    `hssk explain` on a pair to see why it scored as it did.
+
+    Example: hssk export review -o review.csv
+    """
+    from etl.export import export_review
+
+    n = export_review(obj.engine(), output, show_ids=show_ids)
+    if not obj.quiet:
+        click.echo(f"wrote {n} pairs to review to {output}")
+
+
 def register(group: click.Group) -> None:
     group.add_command(export_group)

@@ -221,7 +221,7 @@ def iter_extract(
     text_encoding: str | None = None,
     mapping_files: list[Path] | None = None,
     progress: Progress | None = None,
-    chunk_records: int | None = 40_000,
+    chunk_records: int | None = 25_000,
 ) -> Iterator[StageData]:
     """Extract ``paths`` as staged tables of about ``chunk_records`` rows each — records plus
     their clinical rows — (``None``: one table), so large inputs run through the later stages in

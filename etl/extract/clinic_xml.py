@@ -28,7 +28,7 @@ KIND = "clinic-xml"
 READ_TABLES = {"XML1", "XML4", "XML5"}
 KNOWN_TABLES = {f"XML{n}" for n in range(1, 16)}
 SIDE_TABLES = ("encounters", "conditions", "observations", "lab_results", "clinical_notes")
-PART_EPISODES = 5000  # episodes held in memory at once when a month is read in parts
+PART_EPISODES = 2500  # episodes held in memory at once when a month is read in parts
 
 
 @dataclass

@@ -170,6 +170,7 @@ def load_stage(data: StageData, engine: Engine, *, command: str = "load",
                               s.source_records.c.person_id)
                     .where(s.source_records.c.record_key.in_(chunk)))})
         counts.clinical_rows = write_clinical(conn, data.tables, loaded)
+        counts.reviews_added = _write_reviews(conn, data.tables.get("review"), batch_id)
         counts.rejects_added = _write_rejects(conn, data.rejects, batch_id)
 
         for f in data.files.itertuples():
@@ -263,6 +264,18 @@ def _write_identifiers(conn: Connection, rec: pd.DataFrame, batch_id: int) -> in
 def _int(v: object) -> int | None:
     v = _value(v)
     return None if v is None else int(v)  # type: ignore[arg-type]
+
+
+def _write_reviews(conn: Connection, review: pd.DataFrame | None, batch_id: int) -> int:
+    """Pairs between the review and link thresholds, for the analysts' queue (once each)."""
+    if review is None or review.empty:
+        return 0
+    rows = [{"record_key_a": r["record_key_a"], "record_key_b": r["record_key_b"],
+             "person_a": r["person_a"], "person_b": r["person_b"], "score": float(r["score"]),
+             "status": "open", "batch_id": batch_id}
+            for r in records_as_dicts(review) if r["person_a"] != r["person_b"]]
+    bulk_upsert(conn, s.match_reviews, rows, ["record_key_a", "record_key_b"])
+    return len(rows)
 
 
 class _Row:

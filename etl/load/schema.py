@@ -149,6 +149,19 @@ person_identifiers = sa.Table(
     sa.Index("ix_person_identifiers_lookup", "kind", "value"),
 )
 
+match_reviews = sa.Table(
+    "match_reviews", metadata,
+    _id(),
+    sa.Column("record_key_a", sa.Text, nullable=False),
+    sa.Column("record_key_b", sa.Text, nullable=False),
+    sa.Column("person_a", sa.Text, nullable=False),
+    sa.Column("person_b", sa.Text, nullable=False),
+    sa.Column("score", sa.Float, nullable=False),  # bits of evidence, between the thresholds
+    sa.Column("status", sa.Text, nullable=False),  # open / same / different (analyst's verdict)
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("batches.id"), nullable=False),
+    sa.UniqueConstraint("record_key_a", "record_key_b"),
+)
+
 rejects = sa.Table(
     "rejects", metadata,
     _id(),

@@ -62,8 +62,13 @@ def read_master(engine: Engine | None) -> pd.DataFrame:
         return pd.DataFrame(columns=MASTER_COLUMNS)
     columns = [source_records.c[c] for c in MASTER_COLUMNS if c != "file_key"]
     columns.append(sa.cast(source_records.c.source_file_id, sa.Text).label("file_key"))
+    sql = str(sa.select(*columns).compile(engine))
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(*columns)).all()
+        # Plain DB-API tuples: building SQLAlchemy rows for the whole index costs seconds.
+        cursor = conn.connection.driver_connection.cursor()
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+        cursor.close()
     names = [c for c in MASTER_COLUMNS if c != "file_key"] + ["file_key"]
     return pd.DataFrame(rows, columns=names)[MASTER_COLUMNS]
 
@@ -72,7 +77,7 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     """Columns the comparisons need: phonetic keys, sex also as implied by the ID number."""
     out = as_objects(frame.reset_index(drop=True))
     for part in ("given", "family"):
-        out[f"{part}_ph"] = [phonetic(v) for v in out[f"{part}_key"]]
+        out[f"{part}_ph"] = _per_value(out[f"{part}_key"], phonetic)
     sexes = []
     for sex, pid, status in zip(out["sex"], out["personal_id"], out["personal_id_status"],
                                 strict=True):
@@ -84,8 +89,8 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
         else:
             sexes.append(None)
     out["sex_any"] = sexes
-    out["given_marked"] = [_marked_part(v, -1) for v in out["full_name"]]
-    out["family_marked"] = [_marked_part(v, 0) for v in out["full_name"]]
+    out["given_marked"] = _per_value(out["full_name"], lambda v: _marked_part(v, -1))
+    out["family_marked"] = _per_value(out["full_name"], lambda v: _marked_part(v, 0))
     # The household head says something about a person only when it is someone else: a head's
     # own name repeated in the head column is no extra evidence.
     own = [" ".join(x for x in (f, m, g) if x) for f, m, g in
@@ -94,6 +99,17 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
                          for h, o in zip(out["household_head_key"], own, strict=True)]
     for col in ("birth_year", "birth_month", "birth_day"):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    return out
+
+
+def _per_value(values: pd.Series, fn) -> list:  # type: ignore[no-untyped-def]
+    """``fn`` of each value, computed once per distinct value (names repeat a lot)."""
+    cache: dict[object, object] = {}
+    out = []
+    for v in values:
+        if v not in cache:
+            cache[v] = fn(v)
+        out.append(cache[v])
     return out
 
 

@@ -1,6 +1,7 @@
 """Identity resolution on real databases: precise, explainable, incremental."""
 
 import csv
+import json
 
 import pandas as pd
 import sqlalchemy as sa
@@ -129,3 +130,23 @@ def test_explain_cli(hssk, db_url, samples):
     assert result.exit_code == 0 and "total" in result.output
     assert "currently the same person" in result.output
     assert hssk("explain", "nope:row=1", "x", db=db_url).exit_code == 2
+
+
+def test_review_queue_is_kept_and_exported(hssk, db_url, samples, tmp_path):
+    hssk("init", db=db_url)
+    result = hssk("run", samples, "--json", db=db_url)
+    queued = json.loads(result.output)["reviews_added"]
+    out = tmp_path / "review.csv"
+    result = hssk("export", "review", "-o", out, db=db_url)
+    assert result.exit_code == 0
+    with open(out, encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == queued > 0
+    scores = [float(r["score"]) for r in rows]
+    assert scores == sorted(scores, reverse=True)
+    assert all(8 <= sc < 16 for sc in scores)
+    assert all(r["person_a"] != r["person_b"] for r in rows)
+    ids = [r["personal_id_a"] for r in rows if r["personal_id_a"]]
+    assert all(i.startswith("•") for i in ids)
+    again = json.loads(hssk("run", samples, "--json", db=db_url).output)
+    assert again["reviews_added"] == 0

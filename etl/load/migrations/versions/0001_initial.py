@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 21:16:43.268096
+Create Date: 2026-11-25 21:46:06.985734
 """
 
 from collections.abc import Sequence
@@ -28,6 +28,24 @@ def upgrade() -> None:
         sa.Column("tool_version", sa.Text(), nullable=False),
         sa.Column("summary", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_batches")),
+    )
+    op.create_table(
+        "match_reviews",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("record_key_a", sa.Text(), nullable=False),
+        sa.Column("record_key_b", sa.Text(), nullable=False),
+        sa.Column("person_a", sa.Text(), nullable=False),
+        sa.Column("person_b", sa.Text(), nullable=False),
+        sa.Column("score", sa.Float(), nullable=False),
+        sa.Column("status", sa.Text(), nullable=False),
+        sa.Column("batch_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["batch_id"], ["batches.id"], name=op.f("fk_match_reviews_batch_id_batches")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_match_reviews")),
+        sa.UniqueConstraint(
+            "record_key_a", "record_key_b", name=op.f("uq_match_reviews_record_key_a_record_key_b")
+        ),
     )
     op.create_table(
         "persons",
@@ -677,4 +695,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_persons_birth_year"))
 
     op.drop_table("persons")
+    op.drop_table("match_reviews")
     op.drop_table("batches")
