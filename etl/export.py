@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -10,6 +9,7 @@ from sqlalchemy.engine import Engine
 
 from etl.load import schema as s
 from etl.load.db import require_current
+from etl.privacy import mask, write_csv
 
 LINK_COLUMNS = ["source_file", "locator", "person_id"]
 
@@ -27,23 +27,8 @@ def export_links(engine: Engine, out: Path) -> int:
         .join(s.source_files, s.source_files.c.id == s.source_records.c.source_file_id)
         .order_by(s.source_files.c.file_name, s.source_records.c.id)
     )
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    n = 0
-    with engine.connect() as conn, open(out, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(LINK_COLUMNS)
-        for row in conn.execute(query):
-            writer.writerow([safe_cell(v) for v in row])
-            n += 1
-    return n
-
-
-def safe_cell(value: object) -> object:
-    """Neutralise spreadsheet formula injection: text starting with = + - @ gets a quote."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    with engine.connect() as conn:
+        return write_csv(out, LINK_COLUMNS, conn.execute(query))
 
 
 REVIEW_COLUMNS = ["score", "person_a", "source_file_a", "locator_a", "name_a", "birth_a",
@@ -74,20 +59,8 @@ def export_review(engine: Engine, out: Path, *, show_ids: bool = False) -> int:
         return "-".join(f"{int(v):02d}" if i else str(v)
                         for i, v in enumerate((y, m, d)) if v is not None)
 
-    def masked(value: object) -> object:
-        if value is None or show_ids:
-            return value
-        return "•" * (len(str(value)) - 3) + str(value)[-3:]
-
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    n = 0
-    with engine.connect() as conn, open(out, "w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(REVIEW_COLUMNS)
-        for r in conn.execute(query):
-            row = [round(r[0], 2), r[1], r[2], r[3], r[4], birth(r[5], r[6], r[7]), masked(r[8]),
-                   r[9], r[10], r[11], r[12], birth(r[13], r[14], r[15]), masked(r[16]), r[17]]
-            writer.writerow([safe_cell(v) for v in row])
-            n += 1
-    return n
+    with engine.connect() as conn:
+        rows = ([round(r[0], 2), r[1], r[2], r[3], r[4], birth(r[5], r[6], r[7]),
+                 mask(r[8], show_ids), r[9], r[10], r[11], r[12], birth(r[13], r[14], r[15]),
+                 mask(r[16], show_ids), r[17]] for r in conn.execute(query))
+        return write_csv(out, REVIEW_COLUMNS, rows, bom=True)

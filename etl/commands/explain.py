@@ -8,7 +8,7 @@ from etl.commands.common import Context, pass_context, threshold_options
 
 
 def _who(r: dict[str, object], show_ids: bool) -> str:
-    from etl.extract.inspect import mask
+    from etl.privacy import mask
 
     birth = "-".join(str(int(v)) if i == 0 else f"{int(v):02d}" for i, v in enumerate(
         (r.get("birth_year"), r.get("birth_month"), r.get("birth_day"))) if v == v and v)

@@ -20,6 +20,7 @@ from etl.extract.tabular import (
     is_footer,
     read_workbook,
 )
+from etl.privacy import mask
 from etl.stage import records_as_dicts
 from etl.transform import transform_stage
 
@@ -49,14 +50,6 @@ class Inspection:
     findings: dict[str, int]
     preview: list[dict[str, object]]
     notes: list[str]
-
-
-def mask(value: object, show: bool) -> object:
-    """Keep the last 3 characters of an ID number: enough to recognise, not to copy."""
-    if value is None or show:
-        return value
-    text = str(value)
-    return "•" * max(len(text) - 3, 0) + text[-3:]
 
 
 def inspect_file(path: Path, *, kind: str | None = None, text_encoding: str | None = None,
