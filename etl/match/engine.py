@@ -70,7 +70,10 @@ def read_master(engine: Engine | None) -> pd.DataFrame:
         rows = cursor.fetchall()
         cursor.close()
     names = [c for c in MASTER_COLUMNS if c != "file_key"] + ["file_key"]
-    return pd.DataFrame(rows, columns=names)[MASTER_COLUMNS]
+    # A fixed order (by code point, not a database collation): the model samples pairs by
+    # position, so the same data must give the same links on SQLite and PostgreSQL.
+    master = pd.DataFrame(rows, columns=names)[MASTER_COLUMNS]
+    return master.sort_values("record_key", kind="stable").reset_index(drop=True)
 
 
 def prepare(frame: pd.DataFrame) -> pd.DataFrame:

@@ -150,3 +150,20 @@ def test_review_queue_is_kept_and_exported(hssk, db_url, samples, tmp_path):
     assert all(i.startswith("•") for i in ids)
     again = json.loads(hssk("run", samples, "--json", db=db_url).output)
     assert again["reviews_added"] == 0
+
+
+def test_same_links_on_sqlite_and_postgresql(samples, tmp_path, pg_database):
+    """The same files give the same person ids whatever the database."""
+    from etl.load.db import connect, migrate
+
+    results = []
+    for url in (f"sqlite:///{tmp_path / 'a.db'}", pg_database):
+        engine = connect(url)
+        migrate(engine)
+        run([samples], engine)
+        out = tmp_path / f"links_{len(results)}.csv"
+        export_links(engine, out)
+        with open(out, encoding="utf-8") as fh:
+            results.append(sorted(csv.reader(fh)))
+        engine.dispose()
+    assert results[0] == results[1]
