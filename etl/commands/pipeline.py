@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -85,26 +86,50 @@ def transform_cmd(obj: Context, stage_dir: Path, output: Path, policy: Path | No
 
 
 @click.command("match")
-@click.argument("stage_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@output_dir_option
+@click.argument("stage_dir", required=False,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the matched stage into (with STAGE_DIR).")
+@click.option("--full", is_flag=True,
+              help="Relink every loaded record afresh, keeping person ids where clusters persist.")
 @threshold_options
 @json_option
 @pass_context
-def match_cmd(obj: Context, stage_dir: Path, output: Path, link_threshold: float,
-              review_threshold: float, as_json: bool) -> None:
+def match_cmd(obj: Context, stage_dir: Path | None, output: Path | None, full: bool,
+              link_threshold: float, review_threshold: float, as_json: bool) -> None:
     """Give every transformed record a person id, reading persons already in the database.
 
-    Example: hssk match work/clean -o work/matched
+    With --full (and no STAGE_DIR), relink everything in the database instead: persons whose
+    records still belong together keep their ids, wrong merges are split into new persons.
+
+    Example: hssk match work/clean -o work/matched    ·    hssk match --full
     """
+    from etl.errors import UsageError
     from etl.load.db import require_current
     from etl.match import match_stage
     from etl.match.engine import Thresholds
     from etl.stage import read_stage, write_stage
 
+    thresholds = Thresholds(link_threshold, review_threshold)
     engine = obj.engine()
     require_current(engine)
-    data = match_stage(read_stage(stage_dir, "transform"), engine,
-                       Thresholds(link_threshold, review_threshold))
+    if full:
+        if stage_dir is not None:
+            raise UsageError("--full relinks the database; give no STAGE_DIR with it")
+        from etl.match.relink import relink
+
+        summary = relink(engine, thresholds)
+        if as_json:
+            click.echo(json.dumps(summary.as_dict(), indent=2))
+        elif not obj.quiet:
+            click.echo(f"relinked {summary.records} records: {summary.records_moved} moved; "
+                       f"persons {summary.persons_before} → {summary.persons_after} "
+                       f"(kept {summary.persons_kept}, created {summary.persons_created}, "
+                       f"removed {summary.persons_removed}); batch {summary.batch_id}")
+        return
+    if stage_dir is None or output is None:
+        raise UsageError("give STAGE_DIR and -o DIR, or --full")
+    data = match_stage(read_stage(stage_dir, "transform"), engine, thresholds)
     write_stage(data, output)
     _stage_summary("match", data, as_json, obj.quiet)
 

@@ -46,8 +46,8 @@ PERSON_FIELDS = {
 RECORD_FIELDS = [
     "full_name", "name_key", "family_key", "middle_key", "given_key", "sex", "birth_year",
     "birth_month", "birth_day", "birth_date_precision", "personal_id", "personal_id_status",
-    "social_insurance_code", "facility_code", "facility_patient_id", "household_head_key",
-    "phone", "match_score",
+    "cmnd", "passport", "insurance_cards", "social_insurance_code", "facility_code",
+    "facility_patient_id", "household_head_key", "phone", "match_score",
 ]
 _BIRTH = ("birth_year", "birth_month", "birth_day", "birth_date_precision")
 
@@ -222,24 +222,34 @@ def _write_persons(conn: Connection, rec: pd.DataFrame, batch_id: int, counts: L
     counts.persons_updated = len(updates)
 
 
+def identifiers_of(r: dict[str, object]) -> list[tuple[str, str, str]]:
+    """(kind, value, status) of every identifier a clean or loaded record carries. The person's
+    identifiers are always derivable from its source records, so a relink can rebuild them."""
+    found: list[tuple[str, str, str]] = []
+    if r.get("personal_id"):
+        found.append(("personal_id", str(r["personal_id"]),
+                      str(r.get("personal_id_status") or "valid")))
+    for kind in ("cmnd", "passport", "social_insurance_code"):
+        if r.get(kind):
+            found.append((kind, str(r[kind]), "valid"))
+    for card in str(r.get("insurance_cards") or "").split(";"):
+        if card:
+            found.append(("insurance_card", card, "valid"))
+    if r.get("facility_code") and r.get("facility_patient_id"):
+        found.append(("facility_patient_id", f"{r['facility_code']}:{r['facility_patient_id']}",
+                      "valid"))
+    return found
+
+
 def _write_identifiers(conn: Connection, rec: pd.DataFrame, batch_id: int) -> int:
-    wanted: set[tuple[str, str, str, str]] = set()
-    for row in records_as_dicts(rec):
-        r = _Row(row)
-        if r.personal_id:
-            wanted.add(("personal_id", r.personal_id, r.person_id, r.personal_id_status))
-        if r.cmnd:
-            wanted.add(("cmnd", r.cmnd, r.person_id, "valid"))
-        if r.passport:
-            wanted.add(("passport", r.passport, r.person_id, "valid"))
-        if r.social_insurance_code:
-            wanted.add(("social_insurance_code", r.social_insurance_code, r.person_id, "valid"))
-        for card in (r.insurance_cards or "").split(";"):
-            if card:
-                wanted.add(("insurance_card", card, r.person_id, "valid"))
-        if r.facility_code and r.facility_patient_id:
-            wanted.add(("facility_patient_id", f"{r.facility_code}:{r.facility_patient_id}",
-                        r.person_id, "valid"))
+    wanted = {(kind, value, row["person_id"], status) for row in records_as_dicts(rec)
+              for kind, value, status in identifiers_of(row)}
+    return insert_identifiers(conn, wanted, batch_id)
+
+
+def insert_identifiers(conn: Connection, wanted: set[tuple[str, str, str, str]],
+                       batch_id: int) -> int:
+    """Add (kind, value, person, status) rows the persons do not have yet."""
     if not wanted:
         return 0
     persons = sorted({w[2] for w in wanted})

@@ -127,6 +127,9 @@ source_records = sa.Table(
     sa.Column("birth_date_precision", sa.Text),
     sa.Column("personal_id", sa.Text, index=True),
     sa.Column("personal_id_status", sa.Text),
+    sa.Column("cmnd", sa.Text),
+    sa.Column("passport", sa.Text),
+    sa.Column("insurance_cards", sa.Text),  # ";"-joined, as valid cards were read
     sa.Column("social_insurance_code", sa.Text, index=True),
     sa.Column("commune_code", sa.Text),
     sa.Column("facility_code", sa.Text),

@@ -167,3 +167,37 @@ def test_same_links_on_sqlite_and_postgresql(samples, tmp_path, pg_database):
             results.append(sorted(csv.reader(fh)))
         engine.dispose()
     assert results[0] == results[1]
+
+
+def test_full_relink_splits_wrong_merges_and_keeps_ids(hssk, db_url, samples, tmp_path):
+    hssk("init", db=db_url)
+    hssk("run", samples, "--link-threshold", "2", db=db_url)  # a careless first run
+    export_links(sa.create_engine(db_url), tmp_path / "before.csv")
+    before = evaluate(tmp_path / "before.csv", samples / "_truth" / "ground_truth.csv")
+    with open(tmp_path / "before.csv", encoding="utf-8") as fh:
+        old = {(r["source_file"], r["locator"]): r["person_id"] for r in csv.DictReader(fh)}
+
+    result = hssk("match", "--full", "--json", db=db_url)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    engine = sa.create_engine(db_url)
+    export_links(engine, tmp_path / "after.csv")
+    after = evaluate(tmp_path / "after.csv", samples / "_truth" / "ground_truth.csv")
+    assert after["overall"]["precision"] >= before["overall"]["precision"]
+    with open(tmp_path / "after.csv", encoding="utf-8") as fh:
+        new = {(r["source_file"], r["locator"]): r["person_id"] for r in csv.DictReader(fh)}
+    changed = sum(1 for k in old if old[k] != new[k])
+    assert changed == summary["records_moved"]
+    assert summary["persons_kept"] >= 0.95 * summary["persons_before"] - summary["persons_removed"]
+    with engine.connect() as conn:
+        stray = conn.execute(sa.text(
+            "SELECT COUNT(*) FROM encounters e JOIN source_records s ON s.id = e.source_record_id "
+            "WHERE e.person_id <> s.person_id")).scalar_one()
+        orphans = conn.execute(sa.text(
+            "SELECT COUNT(*) FROM persons p WHERE NOT EXISTS (SELECT 1 FROM source_records s "
+            "WHERE s.person_id = p.person_id)")).scalar_one()
+    engine.dispose()
+    assert stray == 0 and orphans == 0
+    again = json.loads(hssk("match", "--full", "--json", db=db_url).output)
+    assert again["records_moved"] == 0
+    assert hssk("match", db=db_url).exit_code == 2

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 21:46:06.985734
+Create Date: 2026-11-25 22:03:07.594121
 """
 
 from collections.abc import Sequence
@@ -192,6 +192,9 @@ def upgrade() -> None:
         sa.Column("birth_date_precision", sa.Text(), nullable=True),
         sa.Column("personal_id", sa.Text(), nullable=True),
         sa.Column("personal_id_status", sa.Text(), nullable=True),
+        sa.Column("cmnd", sa.Text(), nullable=True),
+        sa.Column("passport", sa.Text(), nullable=True),
+        sa.Column("insurance_cards", sa.Text(), nullable=True),
         sa.Column("social_insurance_code", sa.Text(), nullable=True),
         sa.Column("commune_code", sa.Text(), nullable=True),
         sa.Column("facility_code", sa.Text(), nullable=True),
