@@ -23,9 +23,10 @@ from etl.summary import RunSummary
 
 
 def _kind_choice() -> click.Choice:
+    from etl.extract import clinic_xml
     from etl.extract.mapping import builtin_mappings
 
-    return click.Choice(["auto", *sorted(builtin_mappings())])
+    return click.Choice(["auto", *sorted([*builtin_mappings(), clinic_xml.KIND])])
 
 
 def _stage_summary(command: str, data, as_json: bool, quiet: bool) -> None:  # type: ignore[no-untyped-def]

@@ -15,9 +15,10 @@ from etl.commands.common import Context, json_option, pass_context, source_optio
 
 
 def _kinds() -> list[str]:
+    from etl.extract import clinic_xml
     from etl.extract.mapping import builtin_mappings
 
-    return sorted([*builtin_mappings(), "clinic-xml"])
+    return sorted([*builtin_mappings(), clinic_xml.KIND])
 
 
 @click.command("inspect")

@@ -2,6 +2,7 @@
 
 import base64
 import datetime as dt
+import json
 import random
 
 import sqlalchemy as sa
@@ -184,3 +185,14 @@ def test_parts_of_one_file_count_once(tmp_path, db, monkeypatch):
     assert len(summary.files) == 1
     counts = summary.files[0]
     assert (counts.read, counts.created) == (12, 12) and summary.reconciles
+
+
+def test_extract_clinic_xml_command(hssk, tmp_path):
+    path, _ = month_file(tmp_path)
+    out = tmp_path / "staged"
+    result = hssk("extract", "clinic-xml", path, "-o", out, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["files"][0]["created"] == 12
+    assert (out / "table_encounters.parquet").exists()
+    wrong = hssk("extract", "clinic-xml", tmp_path / "nothing.csv", "-o", out)
+    assert wrong.exit_code == 3
