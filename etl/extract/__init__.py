@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -54,8 +54,9 @@ class FileNote:
 
 @dataclass
 class ExtractResult:
+    """The extracted stage (notes about whole files are in ``data.meta["notes"]``)."""
+
     data: StageData
-    notes: list[FileNote] = field(default_factory=list)
 
 
 def file_sha256(path: Path) -> str:
