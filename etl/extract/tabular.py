@@ -183,7 +183,11 @@ def convert_legacy_text(sheet: Sheet, forced: str | None = None) -> str:
         sheet_encoding = forced
     else:
         texts = [v for row in sheet.rows for v in row if isinstance(v, str) and v]
-        sheet_encoding = detect_encoding(texts).encoding
+        found_sheet = detect_encoding(texts)
+        sheet_encoding = found_sheet.encoding
+        if sheet_encoding == "unicode" and found_sheet.legacy_marks == 0:
+            sheet.text_encoding = "unicode"  # not one legacy character: nothing to convert
+            return "unicode"
         width = max((len(r) for r in sheet.rows), default=0)
         per_column = []
         for c in range(width):
