@@ -294,12 +294,18 @@ def _ambiguity(frame: pd.DataFrame, pairs: pd.DataFrame, scores: np.ndarray,
         for x, y in ((i_all[k], j_all[k]), (j_all[k], i_all[k])):
             if kind[y] in ONE_ROW_PER_PERSON and file[y] is not None:
                 by_side[(x, file[y])].append(k)
+    # Two rows of one list that are themselves strongly linked are one person listed twice
+    # (a duplicate registration), not two candidates.
+    strong_pairs = {(int(i_all[k]), int(j_all[k])) for k in strong}
     out = scores.copy()
     for (x, _), ks in by_side.items():
         if len(ks) < 2:
             continue
-        partners = {clusters.find(int(j_all[k] if i_all[k] == x else i_all[k])) for k in ks}
-        if len(partners) < 2:
+        others = [int(j_all[k] if i_all[k] == x else i_all[k]) for k in ks]
+        if len({clusters.find(o) for o in others}) < 2:
+            continue
+        if all((min(a, b), max(a, b)) in strong_pairs
+               for n, a in enumerate(others) for b in others[n + 1:]):
             continue
         ranked = sorted(ks, key=lambda k: -scores[k])
         best, second = scores[ranked[0]], scores[ranked[1]]
