@@ -8,8 +8,10 @@ leaves something to inspect and a stage can refuse a folder written for another 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -135,3 +137,17 @@ def as_objects(df: pd.DataFrame) -> pd.DataFrame:
     """The frame with object columns whose missing cells are ``None`` (see :func:`value`)."""
     out = df.astype(object)
     return out.where(df.notna(), None)
+
+
+def map_distinct(series: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
+    """``series.map(fn)`` computing ``fn`` once per distinct value: names, dates and addresses
+    repeat a lot in a district, so this keeps row-wise parsing cheap. Missing cells reach ``fn``
+    as ``None``."""
+    values = series.astype(object).where(series.notna(), None)
+    cache: dict[Any, Any] = {}
+    out = []
+    for v in values:
+        if v not in cache:
+            cache[v] = fn(v)
+        out.append(cache[v])
+    return pd.Series(out, index=series.index, dtype=object)

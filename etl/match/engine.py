@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from etl.load.schema import source_records
 from etl.match.compare import TONE_DIFFERS, columns, compare, phonetic, take
 from etl.match.model import Model, estimate
-from etl.stage import StageData, as_objects
+from etl.stage import StageData, as_objects, map_distinct
 from etl.transform.identifiers import implied_by_personal_id
 from etl.transform.text import fold
 
@@ -80,7 +80,7 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     """Columns the comparisons need: phonetic keys, sex also as implied by the ID number."""
     out = as_objects(frame.reset_index(drop=True))
     for part in ("given", "family"):
-        out[f"{part}_ph"] = _per_value(out[f"{part}_key"], phonetic)
+        out[f"{part}_ph"] = map_distinct(out[f"{part}_key"], phonetic)
     sexes = []
     for sex, pid, status in zip(out["sex"], out["personal_id"], out["personal_id_status"],
                                 strict=True):
@@ -92,8 +92,8 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
         else:
             sexes.append(None)
     out["sex_any"] = sexes
-    out["given_marked"] = _per_value(out["full_name"], lambda v: _marked_part(v, -1))
-    out["family_marked"] = _per_value(out["full_name"], lambda v: _marked_part(v, 0))
+    out["given_marked"] = map_distinct(out["full_name"], lambda v: _marked_part(v, -1))
+    out["family_marked"] = map_distinct(out["full_name"], lambda v: _marked_part(v, 0))
     # The household head says something about a person only when it is someone else: a head's
     # own name repeated in the head column is no extra evidence.
     own = [" ".join(x for x in (f, m, g) if x) for f, m, g in
@@ -102,17 +102,6 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
                          for h, o in zip(out["household_head_key"], own, strict=True)]
     for col in ("birth_year", "birth_month", "birth_day"):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
-    return out
-
-
-def _per_value(values: pd.Series, fn) -> list:  # type: ignore[no-untyped-def]
-    """``fn`` of each value, computed once per distinct value (names repeat a lot)."""
-    cache: dict[object, object] = {}
-    out = []
-    for v in values:
-        if v not in cache:
-            cache[v] = fn(v)
-        out.append(cache[v])
     return out
 
 

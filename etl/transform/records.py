@@ -9,12 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Callable
-from typing import Any
 
 import pandas as pd
 
-from etl.stage import REJECT_COLUMNS, StageData, as_objects, empty
+from etl.stage import REJECT_COLUMNS, StageData, as_objects, empty, map_distinct
 from etl.transform import codes, identifiers
 from etl.transform.clinical import transform_tables
 from etl.transform.dates import DateError, parse_date
@@ -33,18 +31,6 @@ CLEAN_COLUMNS = [
     "father_name", "mother_name", "phone", "email", "facility_code", "facility_patient_id",
 ]
 _PHONE = re.compile(r"^(?:\+?84|0)(\d{9})$")
-
-
-def _unique_map(series: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
-    """``series.map(fn)`` computing ``fn`` once per distinct value."""
-    values = series.astype(object).where(series.notna(), None)
-    cache: dict[Any, Any] = {}
-    out = []
-    for v in values:
-        if v not in cache:
-            cache[v] = fn(v)
-        out.append(cache[v])
-    return pd.Series(out, index=series.index, dtype=object)
 
 
 def _text(v: object) -> str | None:
@@ -125,7 +111,7 @@ def transform_stage(data: StageData, *, policy: dict[str, str] | None = None,
             findings.add(i, "full_name", "name-order-reversed", None,
                          "the file writes names given-name-first; reordered")
 
-    births = _unique_map(rec["birth_date"], lambda v: _parse_birth(v, today))
+    births = map_distinct(rec["birth_date"], lambda v: _parse_birth(v, today))
     birth_raw = rec["birth_date"].tolist()
     years, months, days, precisions, ambiguous = [], [], [], [], []
     for i, (state, value) in enumerate(births):
@@ -154,7 +140,7 @@ def transform_stage(data: StageData, *, policy: dict[str, str] | None = None,
     out["birth_date_precision"] = precisions
     out["birth_date_ambiguous"] = ambiguous
 
-    sexes = _unique_map(rec["sex"], codes.normalize_sex)
+    sexes = map_distinct(rec["sex"], codes.normalize_sex)
     for i, (raw, sx) in enumerate(zip(rec["sex"], sexes, strict=True)):
         if raw is not None and sx is None:
             findings.add(i, "sex", "unknown-sex", raw, "sex value not recognised")
@@ -163,30 +149,30 @@ def transform_stage(data: StageData, *, policy: dict[str, str] | None = None,
     _identifiers(rec, out, findings)
 
     code_system = "gso"
-    out["ethnicity_code"] = _unique_map(
+    out["ethnicity_code"] = map_distinct(
         rec["ethnicity"], lambda v: codes.resolve_ethnicity(v, code_system=code_system))
     for i, (raw, code) in enumerate(zip(rec["ethnicity"], out["ethnicity_code"], strict=True)):
         if raw is not None and code is None:
             findings.add(i, "ethnicity", "unknown-ethnicity", raw, "ethnicity not in the code list")
     for col in ("religion", "nationality", "occupation", "household_code", "relation_to_head",
                 "email", "facility_code", "facility_patient_id"):
-        out[col] = _unique_map(rec[col], _text)
-    out["permanent_address"] = _unique_map(rec["permanent_address"], _text)
-    out["current_address"] = _unique_map(rec["current_address"], _text)
-    explicit_commune = _unique_map(rec["commune_code"], lambda v: codes.resolve_commune(v))
-    perm_commune = _unique_map(rec["permanent_address"], codes.resolve_commune)
+        out[col] = map_distinct(rec[col], _text)
+    out["permanent_address"] = map_distinct(rec["permanent_address"], _text)
+    out["current_address"] = map_distinct(rec["current_address"], _text)
+    explicit_commune = map_distinct(rec["commune_code"], lambda v: codes.resolve_commune(v))
+    perm_commune = map_distinct(rec["permanent_address"], codes.resolve_commune)
     out["permanent_commune_code"] = explicit_commune.where(explicit_commune.notna(), perm_commune)
-    out["current_commune_code"] = _unique_map(rec["current_address"], codes.resolve_commune)
+    out["current_commune_code"] = map_distinct(rec["current_address"], codes.resolve_commune)
     for i, (addr, code) in enumerate(zip(out["permanent_address"], out["permanent_commune_code"],
                                          strict=True)):
         if addr is not None and code is None:
             findings.add(i, "permanent_address", "unknown-commune", None,
                          "no known commune in the address")
     for col in ("household_head", "father_name", "mother_name"):
-        parsed = _unique_map(rec[col], parse_name)
+        parsed = map_distinct(rec[col], parse_name)
         out[col] = [p.full if p else None for p in parsed]
-    out["household_head_key"] = _unique_map(out["household_head"], lambda v: fold(v) or None)
-    out["phone"] = _unique_map(rec["phone"], _phone)
+    out["household_head_key"] = map_distinct(out["household_head"], lambda v: fold(v) or None)
+    out["phone"] = map_distinct(rec["phone"], _phone)
     for i, (raw, ph) in enumerate(zip(rec["phone"], out["phone"], strict=True)):
         if raw is not None and ph is None:
             findings.add(i, "phone", "invalid-phone", None, "not a Vietnamese phone number")
