@@ -17,7 +17,6 @@ COMMON_FAMILY_NAMES = frozenset(
     lữ ngân cầm giàng thào vàng sùng lầu hờ mùa sồng vừ hạng chá quàng lường lục bàn triệu
     phùng đinh quách mai trịnh lưu đào cao lâm chu hứa mã nông""".split()
 )
-GENDERED_MIDDLE = {"van": "M", "thi": "F"}
 GIVEN_FIRST_SHARE = 0.6
 
 
@@ -75,11 +74,3 @@ def looks_given_first(names: list[str]) -> bool:
         if parts[-1] in COMMON_FAMILY_NAMES and parts[0] not in COMMON_FAMILY_NAMES:
             votes += 1
     return total >= 20 and votes / total >= GIVEN_FIRST_SHARE
-
-
-def sex_hint_from_middle(middle: str) -> str | None:
-    """Văn suggests a man and Thị a woman: a hint for validation, never a fact."""
-    for part in fold(middle).split():
-        if part in GENDERED_MIDDLE:
-            return GENDERED_MIDDLE[part]
-    return None

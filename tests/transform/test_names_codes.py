@@ -56,3 +56,10 @@ def test_ethnicity_population_order_codes():
 ])
 def test_commune_from_free_text(address, code):
     assert resolve_commune(address) == code
+
+
+def test_commune_crosswalk_2025():
+    from etl.transform.codes import commune_2025
+
+    assert commune_2025("14863") == "14863"  # Pù Nhi kept its code
+    assert commune_2025("99999") is None
