@@ -112,7 +112,7 @@ def _merge(per_file: dict[str, FileCounts], sha: str, counts: FileCounts) -> Non
         per_file[sha] = counts
         return
     total = per_file[sha]
-    for name in ("read", "created", "updated", "unchanged", "rejected", "problems"):
+    for name in ("read", "created", "updated", "unchanged", "rejected", "problems", "structure"):
         setattr(total, name, getattr(total, name) + getattr(counts, name))
 
 
@@ -122,5 +122,6 @@ def dry_run_counts(data: StageData) -> list[FileCounts]:
     for f in data.files.itertuples():
         kept = int((data.records["file_sha256"] == f.file_sha256).sum())
         out.append(FileCounts(f.source_file, f.kind, int(f.rows), created=kept,
+                              structure=int(f.structure_rows or 0),
                               **reject_counts(data.rejects, f.file_sha256)))
     return out

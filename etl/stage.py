@@ -27,7 +27,8 @@ PROVENANCE_COLUMNS = [
 IDENTITY_COLUMNS = [
     "full_name", "birth_date", "sex", "personal_id", "cmnd", "passport", "id_document",
     "insurance_card", "social_insurance_code", "ethnicity", "religion", "nationality",
-    "occupation", "permanent_address", "current_address", "commune_code", "village",
+    "occupation", "permanent_address", "current_address", "commune_code", "district_code",
+    "province_code", "village",
     "household_code", "household_head", "relation_to_head", "father_name", "mother_name",
     "phone", "email", "facility_code", "facility_patient_id",
 ]
@@ -36,8 +37,10 @@ RECORD_COLUMNS = PROVENANCE_COLUMNS + IDENTITY_COLUMNS + ["extra", "raw"]
 # such as an undecodable lab table) or "file" (the file, or its unreadable tail, did not load).
 REJECT_COLUMNS = ["source_file", "file_sha256", "locator", "stage", "scope", "slug", "field",
                   "message", "raw"]
+# rows: data rows read (each loaded or rejected); structure_rows: rows of form structure
+# (sections, sub-totals, column numbers, formula-only rows) skipped, never people.
 FILE_COLUMNS = ["source_file", "path", "file_sha256", "kind", "size_bytes", "encoding",
-                "text_encoding", "reader", "rows"]
+                "text_encoding", "reader", "rows", "structure_rows"]
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 The console table, ``--json`` and the batch row in the database all render this object, so the
 morning report and the audit trail can never disagree. Counts reconcile per file:
-``read == created + updated + unchanged + rejected``.
+``read == created + updated + unchanged + rejected``; rows of form structure (section headings,
+sub-totals, column numbers, formula-only rows) are counted apart, as ``structure``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class FileCounts:
     unchanged: int = 0
     rejected: int = 0  # rows or episodes that did not load
     problems: int = 0  # parts of loaded rows, or whole/partial files, that could not be read
+    structure: int = 0  # form structure skipped (sections, sub-totals, formula rows): not people
 
     @property
     def reconciles(self) -> bool:

@@ -115,11 +115,11 @@ def render_summary(summary: RunSummary, as_json: bool, quiet: bool) -> None:
     table = Table(title=f"hssk {summary.command} — {title}")
     table.add_column("file", overflow="fold")
     table.add_column("kind")
-    for col in ("read", "created", "updated", "unchanged", "rejected", "problems"):
+    for col in ("read", "created", "updated", "unchanged", "rejected", "problems", "structure"):
         table.add_column(col, justify="right")
     for f in summary.files:
         table.add_row(f.source_file, f.kind, str(f.read), str(f.created), str(f.updated),
-                      str(f.unchanged), str(f.rejected), str(f.problems))
+                      str(f.unchanged), str(f.rejected), str(f.problems), str(f.structure))
     console.print(table)
     console.print(
         f"persons created {summary.persons_created}, updated {summary.persons_updated}; "

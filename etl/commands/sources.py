@@ -53,8 +53,11 @@ def inspect_cmd(obj: Context, file: Path, kind: str | None, text_encoding: str |
     for sheet in result.sheets:
         where = f"header row(s) {sheet.header_rows}" if sheet.header_rows else "no header found"
         footer = f", footer at row {sheet.footer_row}" if sheet.footer_row else ""
+        structure = (", skipped as structure: " + ", ".join(
+            f"{k} {v}" for k, v in sheet.structure.items())) if sheet.structure else ""
         console.print(f"sheet [bold]{sheet.name}[/bold]: {sheet.kind or '-'}, font "
-                      f"{sheet.text_encoding}, {where}, {sheet.data_rows} data rows{footer}")
+                      f"{sheet.text_encoding}, {where}, {sheet.data_rows} data rows{footer}"
+                      f"{structure}")
         if previous == (sheet.mapping, sheet.unmapped) and sheet.mapping:
             console.print("    same columns as the sheet above")
             continue

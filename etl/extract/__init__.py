@@ -8,7 +8,6 @@ position and reason; nothing is dropped silently.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,28 +17,11 @@ import pandas as pd
 from etl.errors import SourceError, UsageError
 from etl.extract import clinic_xml
 from etl.extract.mapping import Mapping, mappings_for
-from etl.extract.tabular import (
-    cell_text,
-    convert_legacy_text,
-    find_header,
-    is_footer,
-    read_workbook,
-)
-from etl.stage import (
-    FILE_COLUMNS,
-    IDENTITY_COLUMNS,
-    RECORD_COLUMNS,
-    REJECT_COLUMNS,
-    StageData,
-    empty,
-)
-from etl.transform.codes import resolve_commune_in_title
+from etl.extract.sheets import read_tabular
+from etl.stage import FILE_COLUMNS, RECORD_COLUMNS, REJECT_COLUMNS, StageData, empty
 from etl.transform.legacy import ENCODINGS
 
-# Columns where any mark ("x", "X", "1", "✓") stands for a value of another field: the school
-# sheets' "Giới tính / Nam" and "Giới tính / Nữ".
-MARK_COLUMNS = {"sex_male": "Nam", "sex_female": "Nữ"}
-TABULAR_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm"}
+TABULAR_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls", ".ods"}
 SUPPORTED_SUFFIXES = TABULAR_SUFFIXES | {".xml"}
 Progress = Callable[[str, int, int], None]
 
@@ -67,11 +49,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def record_hash(raw: dict[str, object]) -> str:
-    payload = json.dumps(raw, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
-
-
 def _skipped(relative: Path) -> bool:
     """Hidden files, Excel lock files and anything under a folder or file named with a leading
     underscore (such as the samples' ``_truth/``) are not sources."""
@@ -81,15 +58,14 @@ def _skipped(relative: Path) -> bool:
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
     """Files as given, folders walked recursively for supported files, in a stable order.
 
-    Inside folders, names starting with ``.``, ``_`` or ``~$`` are skipped (see ``_skipped``).
+    Inside folders, names starting with ``.``, ``_`` or ``~$`` are skipped (see ``_skipped``);
+    other files of a type no reader takes are listed by ``unsupported_files``.
     """
     found: list[Path] = []
     for path in paths:
         path = Path(path)
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*")
-                                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
-                                and not _skipped(p.relative_to(path))))
+            found.extend(p for p in _walk(path) if p.suffix.lower() in SUPPORTED_SUFFIXES)
         elif path.exists():
             found.append(path)
         else:
@@ -97,88 +73,16 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def _extract_tabular(path: Path, sha: str, mappings: dict[str, Mapping], kind: str | None,
-                     text_encoding: str | None, notes: list[FileNote]):
-    workbook = read_workbook(path)
-    candidates = [mappings[kind]] if kind else list(mappings.values())
-    matches = []
-    encodings = []
-    for sheet in workbook.sheets:
-        if not any(cell_text(v) for row in sheet.rows for v in row):
-            continue
-        encodings.append(convert_legacy_text(sheet, text_encoding))
-        match = find_header(sheet, candidates)
-        if match is None:
-            notes.append(FileNote(path.name, f"sheet {sheet.name!r}: no table header recognised; "
-                                             "sheet skipped"))
-            continue
-        matches.append((sheet, match))
-    if not matches:
-        expected = kind or "any known kind"
-        raise SourceError(f"{path.name}: no table with the headers of {expected} found",
-                          hint="run `hssk inspect` on it, or add header synonyms to a mapping")
-    # One kind per file: the kind that fits best; sheets of another kind are reported.
-    best_kind = max(matches, key=lambda m: m[1].score)[1].mapping.kind
-    records: list[dict[str, object]] = []
-    for sheet, match in matches:
-        if match.mapping.kind != best_kind:
-            notes.append(FileNote(path.name, f"sheet {sheet.name!r} looks like "
-                                             f"{match.mapping.kind}, file is {best_kind}; skipped"))
-            continue
-        for col in match.unmapped:
-            notes.append(FileNote(path.name, f"sheet {sheet.name!r}: column {col!r} not mapped"))
-        records.extend(_sheet_records(path, sha, sheet, match, workbook.reader))
-    encoding_used = sorted(set(encodings)) or ["unicode"]
-    info = {"encoding": workbook.encoding, "text_encoding": ",".join(encoding_used),
-            "reader": workbook.reader}
-    return best_kind, records, info
+def unsupported_files(paths: Iterable[Path]) -> list[Path]:
+    """Files inside the given folders that no reader takes (a .pdf, a .docx): the summary names
+    them, so an operator never wonders why a file put in the folder did not load."""
+    return [p for path in map(Path, paths) if path.is_dir()
+            for p in _walk(path) if p.suffix.lower() not in SUPPORTED_SUFFIXES]
 
 
-def _sheet_records(path: Path, sha: str, sheet, match, reader: str) -> list[dict[str, object]]:
-    kind = match.mapping.kind
-    headers = match.headers
-    out: list[dict[str, object]] = []
-    data_index = 0
-    # Title rows often name the place ("TRƯỜNG PTDTBT TH&THCS PÙ NHI", "CÔNG AN XÃ TAM CHUNG"):
-    # the commune of every row that does not say its own.
-    title_commune = None
-    for row in sheet.rows[:match.header_row]:
-        for text in filter(None, (cell_text(v) for v in row)):
-            title_commune = title_commune or resolve_commune_in_title(text)
-    for index in range(match.data_start, len(sheet.rows)):
-        row = sheet.rows[index]
-        if is_footer(row):
-            break
-        texts = [cell_text(v) for v in row]
-        if not any(texts):
-            continue
-        data_index = index - match.data_start + 1
-        excel_row = sheet.first_row + index
-        locator = f"row={data_index}" if reader == "csv" else f"{sheet.name}!{excel_row}"
-        raw = {(headers[i] if i < len(headers) and headers[i] else f"col{i + 1}"): t
-               for i, t in enumerate(texts) if t is not None}
-        record: dict[str, object] = {c: None for c in RECORD_COLUMNS}
-        extra: dict[str, str] = {}
-        for col, name in match.columns.items():
-            value = texts[col] if col < len(texts) else None
-            if name in IDENTITY_COLUMNS:
-                record[name] = value
-            elif name in MARK_COLUMNS:
-                if value is not None and record["sex"] is None:
-                    record["sex"] = MARK_COLUMNS[name]
-            elif value is not None:
-                extra[name] = value
-        if record["commune_code"] is None and record["permanent_address"] is None:
-            record["commune_code"] = title_commune
-        record.update(
-            source_kind=kind, source_file=path.name, file_sha256=sha, locator=locator,
-            sheet=sheet.name if reader != "csv" else None, row_number=excel_row,
-            record_key=f"{kind}:{sha[:16]}:{locator}", record_hash=record_hash(raw),
-            extra=json.dumps(extra, ensure_ascii=False) if extra else None,
-            raw=json.dumps(raw, ensure_ascii=False),
-        )
-        out.append(record)
-    return out
+def _walk(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*")
+                  if p.is_file() and not _skipped(p.relative_to(folder)))
 
 
 def _latest_per_key(records: list[dict[str, object]]):  # type: ignore[no-untyped-def]
@@ -234,10 +138,16 @@ def iter_extract(
                          f"{', '.join(sorted([*mappings, clinic_xml.KIND]))}")
     if text_encoding is not None and text_encoding not in ENCODINGS:
         raise UsageError(f"unknown text encoding {text_encoding!r}; use one of {ENCODINGS}")
+    paths = list(paths)
     files = expand_paths(paths)
+    not_read = unsupported_files(paths)
     if not files:
-        raise SourceError("no source files found", hint="pass CSV, XLSX or XML files or folders")
+        raise SourceError("no source files found", hint="pass CSV, XLSX, XLS, ODS or XML files "
+                          "or folders" + (f" ({len(not_read)} files of other types were found)"
+                                          if not_read else ""))
     chunk = _Chunk()
+    chunk.notes += [FileNote(p.name, f"not read: {p.suffix or 'no'} files are not a source type "
+                             "hssk reads (CSV, XLSX, XLS, ODS, XML)") for p in not_read]
     for n, path in enumerate(files, 1):
         if progress:
             progress("extract", n, len(files))
@@ -262,6 +172,7 @@ class _Part:
     tables: dict[str, list[dict[str, object]]]
     info: dict[str, object]
     notes: list[FileNote]
+    structure_rows: int = 0  # rows of form structure (section, sub-total, formula rows) skipped
 
 
 class _Chunk:
@@ -288,7 +199,7 @@ class _Chunk:
         self.file_rows.append({"source_file": path.name, "path": str(path.resolve()),
                                "file_sha256": sha, "kind": part.kind,
                                "size_bytes": path.stat().st_size, "rows": seen_rows,
-                               **part.info})
+                               "structure_rows": part.structure_rows, **part.info})
 
     def stage(self) -> StageData:
         records, superseded = _latest_per_key(self.records)
@@ -337,9 +248,20 @@ def _read_file(path: Path, sha: str, mappings: dict[str, Mapping], kind: str | N
         if kind == clinic_xml.KIND or path.suffix.lower() == ".xml":
             raise SourceError(f"{path.name}: not a GIAMDINHHS clinic export")
         notes: list[FileNote] = []
-        file_kind, records, info = _extract_tabular(path, sha, mappings, kind, text_encoding,
-                                                    notes)
-        yield _Part(file_kind, records, [], {}, info, notes)
+        book = read_tabular(path, sha, mappings, kind, text_encoding)
+        for sheet in book.sheets:
+            if sheet.note:
+                notes.append(FileNote(path.name, f"sheet {sheet.name!r} not read: {sheet.note}"))
+            elif sheet.match is not None and sheet.match.unmapped:
+                unmapped = sheet.match.unmapped
+                notes.append(FileNote(path.name, f"sheet {sheet.name!r}: {len(unmapped)} "
+                                      f"column{'s' if len(unmapped) > 1 else ''} not mapped: "
+                                      + ", ".join(repr(c) for c in unmapped)))
+            if sheet.structure:
+                notes.append(FileNote(path.name, f"sheet {sheet.name!r}: skipped as table "
+                                      "structure: " + ", ".join(
+                                          f"{k} {v}" for k, v in sheet.structure.most_common())))
+        yield _Part(book.kind, book.records, [], {}, book.info, notes, book.structure_rows)
     except SourceError as exc:
         reject = {"source_file": path.name, "file_sha256": sha, "locator": "file",
                   "stage": "extract", "scope": "file", "slug": "unreadable-file", "field": "",

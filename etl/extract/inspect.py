@@ -11,15 +11,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from etl.errors import SourceError
 from etl.extract import clinic_xml, extract_files
 from etl.extract.mapping import mappings_for
-from etl.extract.tabular import (
-    cell_text,
-    convert_legacy_text,
-    find_header,
-    is_footer,
-    read_workbook,
-)
+from etl.extract.sheets import read_tabular
 from etl.privacy import mask
 from etl.stage import records_as_dicts
 from etl.transform import transform_stage
@@ -35,6 +30,8 @@ class SheetView:
     data_rows: int = 0
     footer_row: int | None = None
     kind: str | None = None
+    structure: dict[str, int] = field(default_factory=dict)  # rows skipped as form structure
+    note: str | None = None  # why the sheet was not read
 
 
 @dataclass
@@ -52,6 +49,20 @@ class Inspection:
     notes: list[str]
 
 
+def _sheet_view(sheet) -> SheetView:  # type: ignore[no-untyped-def]
+    view = SheetView(sheet.name, sheet.text_encoding, None, data_rows=len(sheet.records),
+                     footer_row=sheet.footer_row, structure=dict(sheet.structure),
+                     note=sheet.note)
+    match = sheet.match
+    if match is not None:
+        first = match.header_row + 1
+        view.header_rows = f"{first}" if match.band == 1 else f"{first}-{first + match.band - 1}"
+        view.mapping = {match.headers[i]: f for i, f in sorted(match.columns.items())}
+        view.unmapped = match.unmapped
+        view.kind = match.mapping.kind
+    return view
+
+
 def inspect_file(path: Path, *, kind: str | None = None, text_encoding: str | None = None,
                  mapping_files: list[Path] | None = None, preview: int = 5,
                  show_ids: bool = False) -> Inspection:
@@ -59,30 +70,13 @@ def inspect_file(path: Path, *, kind: str | None = None, text_encoding: str | No
     sheets: list[SheetView] = []
     reader = encoding = None
     if not clinic_xml.sniff(path) and path.suffix.lower() != ".xml":
-        mappings = mappings_for(mapping_files)
-        candidates = [mappings[kind]] if kind else list(mappings.values())
-        workbook = read_workbook(path)
-        reader, encoding = workbook.reader, workbook.encoding
-        for sheet in workbook.sheets:
-            if not any(cell_text(v) for row in sheet.rows for v in row):
-                continue
-            used = convert_legacy_text(sheet, text_encoding)
-            match = find_header(sheet, candidates)
-            view = SheetView(sheet.name, used, None)
-            if match is not None:
-                first = sheet.first_row + match.header_row
-                view.header_rows = f"{first}" if match.band == 1 else \
-                    f"{first}-{first + match.band - 1}"
-                view.mapping = {match.headers[i]: f for i, f in sorted(match.columns.items())}
-                view.unmapped = match.unmapped
-                view.kind = match.mapping.kind
-                for index in range(match.data_start, len(sheet.rows)):
-                    if is_footer(sheet.rows[index]):
-                        view.footer_row = sheet.first_row + index
-                        break
-                    if any(cell_text(v) for v in sheet.rows[index]):
-                        view.data_rows += 1
-            sheets.append(view)
+        try:
+            book = read_tabular(path, "", mappings_for(mapping_files), kind, text_encoding)
+        except SourceError:
+            book = None  # extract_files below reports it as the file's problem
+        if book is not None:
+            reader, encoding = book.info["reader"], book.info["encoding"]
+            sheets = [_sheet_view(s) for s in book.sheets if s.note != "empty sheet"]
     data = extract_files([path], kind=kind, text_encoding=text_encoding,
                          mapping_files=mapping_files).data
     clean = transform_stage(data)

@@ -69,9 +69,10 @@ class Mapping:
     def score(self, headers: list[object], *, strict: bool = True) -> float:
         """How well a header row fits: 0 when a required field is missing (or, when ``strict``,
         none of the ``any_of`` fields that tell kinds apart is there), else the share of
-        non-empty headers understood (ignored ones count as understood)."""
+        non-empty headers understood (ignored ones count as understood). A required entry
+        ``birth_date|birth_year`` is met by either field."""
         matched = set(self.match_headers(headers).values())
-        if not all(r in matched for r in self.required):
+        if not all(matched.intersection(r.split("|")) for r in self.required):
             return 0.0
         if strict and self.any_of and not matched.intersection(self.any_of):
             return 0.0
@@ -108,7 +109,7 @@ def _parse(data: object, source: str) -> Mapping:
     detect = data.get("detect") or {}
     required = list(detect.get("required", []))
     any_of = list(detect.get("any_of", []))
-    for name in required + any_of:
+    for name in [n for entry in required for n in entry.split("|")] + any_of:
         if name not in fields:
             raise MappingError(f"{source}: detect names field {name!r}, which 'fields' lacks")
     return Mapping(

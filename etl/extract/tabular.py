@@ -28,7 +28,7 @@ MAX_HEADER_SEARCH = 30
 MAX_HEADER_BAND = 3
 _FOOTER = re.compile(
     r"^(?:nguoi lap|nguoi lap bieu|hieu truong|thu truong|giam doc|truong tram|xac nhan|"
-    r"ke toan|tong cong|cong\s*:|tong so|ngay\s*\.*\s*\d*\s*thang|.*,\s*ngay\s+\d+\s+thang)"
+    r"ke toan|ngay\s*\.*\s*\d*\s*thang|.*,\s*ngay\s+\d+\s+thang)"
 )
 
 
@@ -277,6 +277,7 @@ def find_header(sheet: Sheet, mappings: Iterable[Mapping]) -> HeaderMatch | None
 
 
 def is_footer(row: list[object]) -> bool:
-    """Signature lines and totals under a table ("Người lập biểu", "…, ngày 5 tháng 9 năm…")."""
+    """Signature lines under a table ("Người lập biểu", "…, ngày 5 tháng 9 năm…"). Totals are
+    not footers: forms put sections after them ("Cộng tăng", then "II Giảm"), see structure.py."""
     texts = [t for t in (cell_text(v) for v in row) if t]
     return bool(texts) and len(texts) <= 3 and bool(_FOOTER.match(fold(texts[0])))

@@ -178,7 +178,7 @@ def load_stage(data: StageData, engine: Engine, *, command: str = "load",
             counts.files.append(FileCounts(
                 source_file=f.source_file, kind=f.kind, read=int(f.rows),
                 created=int(in_file.get("created", 0)), updated=int(in_file.get("updated", 0)),
-                unchanged=int(in_file.get("unchanged", 0)),
+                unchanged=int(in_file.get("unchanged", 0)), structure=_int(f.structure_rows) or 0,
                 **reject_counts(data.rejects, f.file_sha256)))
         counts.finished_at = dt.datetime.now()
         conn.execute(s.batches.update().where(s.batches.c.id == batch_id).values(
