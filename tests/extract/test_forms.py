@@ -6,6 +6,7 @@ import random
 
 import pandas as pd
 import pytest
+import xlwt
 
 from etl.extract import extract_files
 from etl.synth import simulate
@@ -96,7 +97,6 @@ def test_old_excel_and_opendocument_read_like_xlsx(tmp_path, residents, suffix):
     sheet = pd.read_excel(path, header=None, dtype=object, engine="calamine")
     other = tmp_path / f"d03ts{suffix}"
     if suffix == ".xls":
-        xlwt = pytest.importorskip("xlwt")
         book = xlwt.Workbook()
         ws = book.add_sheet("D03-TS")
         for i, row in enumerate(sheet.itertuples(index=False)):
