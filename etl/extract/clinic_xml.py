@@ -5,6 +5,13 @@ episode is cleared once used, so a 500 MB month runs in bounded memory; DTDs, en
 and external entities are refused (defusedxml). Inner tables (NOIDUNGFILE) are base64 of UTF-8
 XML or the XML itself, escaped or as child elements. Problems are contained per episode: the
 rest of the file loads and each problem becomes a reject with file, episode and reason.
+
+Real hospital systems write these files in more than one way, and all of them read the same:
+an outer UTF-8 byte-order mark or none; inner tables with or without their own ``<?xml?>``
+declaration; CRLF pretty-printing; text wrapped in CDATA (also the empty ``<![CDATA[]]>``);
+self-closing empty elements; a malformed ``xmlns:xsi`` URI with a space (accepted, and no tag
+depends on a namespace: any ``{uri}`` prefix is dropped). Values are kept as written apart from
+surrounding whitespace (``TEN_CHI_SO`` with leading spaces, multi-line ``CHAN_DOAN_RV``).
 """
 
 from __future__ import annotations
@@ -25,10 +32,35 @@ from etl.stage import RECORD_COLUMNS
 
 KIND = "clinic-xml"
 # Inner tables read; the others are known and counted, anything else is an unknown table.
-READ_TABLES = {"XML1", "XML4", "XML5"}
+READ_TABLES = {"XML1", "XML2", "XML3", "XML4", "XML5"}
 KNOWN_TABLES = {f"XML{n}" for n in range(1, 16)}
-SIDE_TABLES = ("encounters", "conditions", "observations", "lab_results", "clinical_notes")
+SIDE_TABLES = ("encounters", "conditions", "observations", "lab_results", "clinical_notes",
+               "prescriptions", "services")
 PART_EPISODES = 2500  # episodes held in memory at once when a month is read in parts
+PART_ROWS = 25_000  # ... or fewer, once their drug, service and result rows reach this many
+
+# Visit items as declared data: staged column → the fields that may hold it, in order (the 130
+# layout's name first, then the 4210 one). Fields not named here go to ``extra`` (JSON).
+PRESCRIPTION_FIELDS: dict[str, tuple[str, ...]] = {  # XML2 CHI_TIET_THUOC
+    "line": ("STT",), "drug_code": ("MA_THUOC",), "drug_name": ("TEN_THUOC",),
+    "strength": ("HAM_LUONG",), "route": ("DUONG_DUNG",), "dosage": ("LIEU_DUNG",),
+    "usage": ("CACH_DUNG",), "quantity_text": ("SO_LUONG",), "unit": ("DON_VI_TINH",),
+    "ordered_at": ("NGAY_YL",), "doctor_code": ("MA_BAC_SI",),
+    "amount_text": ("THANH_TIEN_BV", "THANH_TIEN"),
+}
+SERVICE_FIELDS: dict[str, tuple[str, ...]] = {  # XML3 CHI_TIET_DVKT (services and supplies)
+    "line": ("STT",), "service_code": ("MA_DICH_VU",), "service_name": ("TEN_DICH_VU",),
+    "supply_code": ("MA_VAT_TU",), "supply_name": ("TEN_VAT_TU",), "group_code": ("MA_NHOM",),
+    "quantity_text": ("SO_LUONG",), "unit": ("DON_VI_TINH",), "ordered_at": ("NGAY_YL",),
+    "performed_at": ("NGAY_TH_YL",), "result_at": ("NGAY_KQ",), "doctor_code": ("MA_BAC_SI",),
+    "performer": ("NGUOI_THUC_HIEN",), "amount_text": ("THANH_TIEN_BV", "THANH_TIEN"),
+}
+_ITEM_TABLES = {  # inner table → (row element, side table, field declaration, fields it names)
+    table: (element, side, fields, {"MA_LK", *(n for names in fields.values() for n in names)})
+    for table, element, side, fields in (
+        ("XML2", "CHI_TIET_THUOC", "prescriptions", PRESCRIPTION_FIELDS),
+        ("XML3", "CHI_TIET_DVKT", "services", SERVICE_FIELDS))
+}
 
 
 @dataclass
@@ -52,24 +84,59 @@ def sniff(path: Path) -> float:
     return 1.0 if b"<GIAMDINHHS" in head else 0.0
 
 
+def _local(tag: str) -> str:
+    """``{uri}NAME`` → ``NAME``: no element of these exports is told apart by its namespace."""
+    return tag.rpartition("}")[2] if tag[:1] == "{" else tag
+
+
 def _children(elem: ET.Element) -> dict[str, str | None]:
+    """Child element → its text without surrounding whitespace (CDATA, self-closing and empty
+    elements alike); ``None`` when empty."""
     out: dict[str, str | None] = {}
     for child in elem:
         text = (child.text or "").strip()
-        out[child.tag] = text or None
+        out[_local(child.tag)] = text or None
     return out
+
+
+def _without_namespaces(root: ET.Element) -> ET.Element:
+    """The tree with plain tags, when its root declares a default namespace (rare: skip the
+    walk otherwise)."""
+    if root.tag[:1] != "{":
+        return root
+    for elem in root.iter():
+        if isinstance(elem.tag, str) and elem.tag[:1] == "{":
+            elem.tag = _local(elem.tag)
+    return root
+
+
+def _item(r: dict[str, str | None], fields: dict[str, tuple[str, ...]],
+          named: set[str]) -> dict[str, object]:
+    """One XML2/XML3 row as the declared columns, the rest of its non-empty fields in ``extra``."""
+    row: dict[str, object] = {}
+    for column, names in fields.items():
+        value = None
+        for name in names:
+            value = r.get(name)
+            if value is not None:
+                break
+        row[column] = value
+    rest = {k: v for k, v in r.items() if v is not None and k not in named}
+    row["extra"] = json.dumps(rest, ensure_ascii=False) if rest else None
+    return row
 
 
 def _inner(filehoso: ET.Element) -> tuple[str | None, ET.Element | None, bytes, str | None]:
     """(LOAIHOSO, parsed inner root, inner bytes, problem) of one FILEHOSO."""
-    kind_el = filehoso.find("LOAIHOSO")
+    parts = {_local(child.tag): child for child in filehoso}
+    kind_el = parts.get("LOAIHOSO")
     kind = (kind_el.text or "").strip().upper() if kind_el is not None else None
-    content = filehoso.find("NOIDUNGFILE")
+    content = parts.get("NOIDUNGFILE")
     if content is None:
         return kind, None, b"", "missing NOIDUNGFILE"
     if len(content):  # inner table written as child elements
-        return kind, content[0], ET.tostring(content[0]), None
-    text = (content.text or "").strip()
+        return kind, _without_namespaces(content[0]), ET.tostring(content[0]), None
+    text = (content.text or "").strip().lstrip("\ufeff")
     if text.startswith("<"):
         data = text.encode("utf-8")
     else:
@@ -78,7 +145,7 @@ def _inner(filehoso: ET.Element) -> tuple[str | None, ET.Element | None, bytes, 
         except (binascii.Error, ValueError):
             return kind, None, b"", "NOIDUNGFILE is neither XML nor valid base64"
     try:
-        return kind, fromstring(data, forbid_dtd=True), data, None
+        return kind, _without_namespaces(fromstring(data, forbid_dtd=True)), data, None
     except (ET.ParseError, DefusedXmlException, UnicodeDecodeError) as exc:
         return kind, None, data, f"inner {kind} table is not well-formed XML ({type(exc).__name__})"
 
@@ -99,6 +166,7 @@ def _identity(x1: dict[str, str | None], facility: str) -> dict[str, object]:
         "insurance_card": card, "ethnicity": x1.get("MA_DANTOC"),
         "nationality": x1.get("MA_QUOCTICH"), "occupation": x1.get("MA_NGHE_NGHIEP"),
         "permanent_address": x1.get("DIA_CHI"), "commune_code": x1.get("MAXA_CU_TRU"),
+        "district_code": x1.get("MAHUYEN_CU_TRU"), "province_code": x1.get("MATINH_CU_TRU"),
         "phone": x1.get("DIEN_THOAI"), "facility_code": x1.get("MA_CSKCB") or facility,
         "facility_patient_id": x1.get("MA_BN"),
     }
@@ -135,12 +203,16 @@ def _episode_tables(out: XmlExtract, key: str, x1: dict[str, str | None],
                 "value_text": r.get("GIA_TRI"), "unit": r.get("DON_VI_DO"),
                 "description": r.get("MO_TA"), "conclusion": r.get("KET_LUAN"),
                 "result_at": r.get("NGAY_KQ")})
-    if "XML5" in inner:
+    if "XML5" in inner:  # 4210 names the note DIEN_BIEN and its time NGAY_YL
         for row in inner["XML5"].iter("CHI_TIET_DIEN_BIEN_BENH"):
             r = _children(row)
             out.tables["clinical_notes"].append({
-                "record_key": key, "noted_at": r.get("THOI_DIEM_DBLS"),
-                "text": r.get("DIEN_BIEN_LS")})
+                "record_key": key, "noted_at": r.get("THOI_DIEM_DBLS") or r.get("NGAY_YL"),
+                "text": r.get("DIEN_BIEN_LS") or r.get("DIEN_BIEN")})
+    for table, (element, side, fields, named) in _ITEM_TABLES.items():
+        if table in inner:
+            out.tables[side] += [{"record_key": key, **_item(_children(row), fields, named)}
+                                 for row in inner[table].iter(element)]
 
 
 def read(path: Path, sha: str) -> XmlExtract:
@@ -158,26 +230,29 @@ def read(path: Path, sha: str) -> XmlExtract:
 
 
 def iter_read(path: Path, sha: str, chunk: int | None = 5000) -> Iterator[XmlExtract]:
-    """The episodes of one file in parts of at most ``chunk`` episodes (``None``: one part), so
+    """The episodes of one file in parts of at most ``chunk`` episodes (``None``: one part), and
+    of at most about ``PART_ROWS`` side-table rows (a long drug list makes an episode heavy), so
     a 500 MB month never has to be in memory at once. File-level problems come with the last."""
     out = XmlExtract()
     seen: set[str] = set()
     index = 0
     try:
         for _event, elem in iterparse(str(path), events=("end",), forbid_dtd=True):
-            if elem.tag == "MACSKCB" and out.facility is None:
+            tag = _local(elem.tag)
+            if tag == "MACSKCB" and out.facility is None:
                 out.facility = (elem.text or "").strip() or None
-            elif elem.tag == "SOLUONGHOSO":
+            elif tag == "SOLUONGHOSO":
                 text = (elem.text or "").strip()
                 out.declared = int(text) if text.isdigit() else None
-            elif elem.tag == "HOSO":
+            elif tag == "HOSO":
                 index += 1
                 _episode(path, sha, elem, index, out, seen)
                 elem.clear()
-                if chunk and len(out.records) >= chunk:
+                if chunk and (len(out.records) >= chunk or
+                              sum(map(len, out.tables.values())) >= PART_ROWS):
                     yield out
                     out = XmlExtract(facility=out.facility, declared=out.declared)
-            elif elem.tag == "DANHSACHHOSO":
+            elif tag == "DANHSACHHOSO":
                 elem.clear()
     except DefusedXmlException as exc:
         out.rejects.append(_reject(
@@ -200,7 +275,7 @@ def _episode(path: Path, sha: str, hoso: ET.Element, index: int, out: XmlExtract
     inner: dict[str, ET.Element] = {}
     digest = hashlib.sha256()
     problems: list[tuple[str, str]] = []
-    for filehoso in hoso.findall("FILEHOSO"):
+    for filehoso in (child for child in hoso if _local(child.tag) == "FILEHOSO"):
         kind, root, data, problem = _inner(filehoso)
         if kind not in KNOWN_TABLES:
             problems.append(("unknown-table", f"unknown inner table {kind!r}", kind or ""))

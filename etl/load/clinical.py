@@ -1,8 +1,9 @@
 """Writing the exam part of the record (encounters and what hangs off them) for loaded records.
 
 A source record that is new or changed gets its clinical rows replaced as a whole: a corrected
-re-export of an episode updates that episode's encounter, vitals, labs and diagnoses and nothing
-else. Rows are keyed by ``encounter_key`` (the source record's business key).
+re-export of an episode updates that episode's encounter, vitals, labs, diagnoses, drugs and
+services and nothing else. Rows are keyed by ``encounter_key`` (the source record's business
+key).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from etl.stage import records_as_dicts
 
 CHILD_TABLES = {"observations": s.observations, "conditions": s.conditions,
                 "lab_results": s.lab_results, "clinical_notes": s.clinical_notes,
-                "exam_findings": s.exam_findings}
-_PERSON_LESS = {"clinical_notes", "exam_findings"}
+                "exam_findings": s.exam_findings, "prescriptions": s.prescriptions,
+                "services": s.services}
+_PERSON_LESS = {"clinical_notes", "exam_findings", "prescriptions", "services"}
 
 
 def write_clinical(conn: Connection, tables: dict[str, pd.DataFrame],
@@ -72,18 +74,34 @@ def write_clinical(conn: Connection, tables: dict[str, pd.DataFrame],
             continue
         columns = [c.name for c in table.columns if c.name not in ("id", "encounter_id",
                                                                      "person_id")]
-        out = []
-        for r in records_as_dicts(df[df["record_key"].isin(records)]):
-            row = {"encounter_id": encounter_id.get(r["encounter_key"]),
-                   **{c: _plain(r.get(c)) for c in columns}}
+        wanted = df[df["record_key"].isin(records)]
+        rows = _column_rows(wanted, columns)
+        for row, key, enc in zip(rows, wanted["record_key"], wanted["encounter_key"],
+                                 strict=True):
+            row["encounter_id"] = encounter_id.get(enc)
             if name not in _PERSON_LESS:
-                row["person_id"] = records[r["record_key"]][1]
-            out.append(row)
-        counts[name] = bulk_insert(conn, table, out)
+                row["person_id"] = records[key][1]
+        counts[name] = bulk_insert(conn, table, rows)
     return counts
+
+
+def _column_rows(df: pd.DataFrame, columns: list[str]) -> list[dict[str, object]]:
+    """Rows of ``df`` as dicts of plain values for ``columns`` (``None`` where a column is
+    missing or a cell empty; timestamps as ``datetime``), built column by column: a clinic
+    month has a few hundred thousand drug and service rows."""
+    values = []
+    for c in columns:
+        if c not in df.columns:
+            values.append([None] * len(df))
+            continue
+        col = df[c]
+        values.append([_plain(v) for v in col.astype(object).where(col.notna(), None)])
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def _plain(value: object) -> object:
     if isinstance(value, pd.Timestamp):
         return value.to_pydatetime()
+    if hasattr(value, "item") and not isinstance(value, str):  # NumPy scalars
+        return value.item()
     return value

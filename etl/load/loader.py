@@ -42,6 +42,8 @@ PERSON_FIELDS = {
     "permanent_commune_code": "permanent_commune_code", "current_address": "current_address",
     "current_commune_code": "current_commune_code", "phone": "phone", "email": "email",
     "father_name": "father_name", "mother_name": "mother_name",
+    "permanent_commune_code_2025": "permanent_commune_code_2025",
+    "current_commune_code_2025": "current_commune_code_2025",
 }
 RECORD_FIELDS = [
     "full_name", "name_key", "family_key", "middle_key", "given_key", "sex", "birth_year",

@@ -89,6 +89,9 @@ persons = sa.Table(
     sa.Column("permanent_commune_code", sa.Text),
     sa.Column("current_address", sa.Text),
     sa.Column("current_commune_code", sa.Text),
+    # the same communes in the post-2025 two-level code list (filled by the commune resolver)
+    sa.Column("permanent_commune_code_2025", sa.Text),
+    sa.Column("current_commune_code_2025", sa.Text),
     sa.Column("phone", sa.Text),
     sa.Column("email", sa.Text),
     sa.Column("father_name", sa.Text),
@@ -132,6 +135,7 @@ source_records = sa.Table(
     sa.Column("insurance_cards", sa.Text),  # ";"-joined, as valid cards were read
     sa.Column("social_insurance_code", sa.Text, index=True),
     sa.Column("commune_code", sa.Text),
+    sa.Column("commune_code_2025", sa.Text),  # post-2025 code (filled by the commune resolver)
     sa.Column("facility_code", sa.Text),
     sa.Column("facility_patient_id", sa.Text),
     sa.Column("household_head_key", sa.Text),
@@ -351,4 +355,54 @@ clinical_notes = sa.Table(
               index=True),
     sa.Column("noted_at", sa.DateTime),
     sa.Column("text", sa.Text),
+)
+
+# The drugs and the services (with supplies) of a clinic visit: QĐ 130 XML2 and XML3 rows.
+# Keyed to the encounter like clinical notes; the person is the encounter's. Amounts and
+# quantities keep their text beside the number; fields without a column stay in ``extra``.
+
+prescriptions = sa.Table(
+    "prescriptions", metadata,
+    _id(),
+    sa.Column("encounter_id", sa.Integer, sa.ForeignKey("encounters.id"), nullable=False,
+              index=True),
+    sa.Column("line", sa.Integer),  # STT
+    sa.Column("drug_code", sa.Text),  # MA_THUOC
+    sa.Column("drug_name", sa.Text),  # TEN_THUOC
+    sa.Column("strength", sa.Text),  # HAM_LUONG
+    sa.Column("route", sa.Text),  # DUONG_DUNG (code, 1.01 = oral)
+    sa.Column("dosage", sa.Text),  # LIEU_DUNG
+    sa.Column("usage", sa.Text),  # CACH_DUNG
+    sa.Column("quantity_text", sa.Text),  # SO_LUONG as written ("14.000")
+    sa.Column("quantity", sa.Float),
+    sa.Column("unit", sa.Text),  # DON_VI_TINH
+    sa.Column("ordered_at", sa.DateTime),  # NGAY_YL
+    sa.Column("doctor_code", sa.Text),  # MA_BAC_SI (";" between several)
+    sa.Column("amount_text", sa.Text),  # THANH_TIEN_BV (130) / THANH_TIEN (4210), đồng
+    sa.Column("amount", sa.Float),
+    sa.Column("extra", sa.Text),  # the row's other non-empty fields as JSON
+)
+
+services = sa.Table(
+    "services", metadata,
+    _id(),
+    sa.Column("encounter_id", sa.Integer, sa.ForeignKey("encounters.id"), nullable=False,
+              index=True),
+    sa.Column("line", sa.Integer),  # STT
+    sa.Column("service_code", sa.Text),  # MA_DICH_VU
+    sa.Column("service_name", sa.Text),  # TEN_DICH_VU
+    sa.Column("supply_code", sa.Text),  # MA_VAT_TU
+    sa.Column("supply_name", sa.Text),  # TEN_VAT_TU
+    sa.Column("group_code", sa.Text),  # MA_NHOM (cost group: 1 tests, 2 imaging, 13 exam …)
+    sa.Column("quantity_text", sa.Text),  # SO_LUONG as written
+    sa.Column("quantity", sa.Float),
+    sa.Column("unit", sa.Text),  # DON_VI_TINH
+    sa.Column("ordered_at", sa.DateTime),  # NGAY_YL
+    sa.Column("performed_at", sa.DateTime),  # NGAY_TH_YL
+    sa.Column("result_at", sa.DateTime),  # NGAY_KQ
+    sa.Column("doctor_code", sa.Text),  # MA_BAC_SI (";" between several)
+    sa.Column("performer", sa.Text),  # NGUOI_THUC_HIEN (";" between several)
+    sa.Column("amount_text", sa.Text),  # THANH_TIEN_BV (130) / THANH_TIEN (4210), đồng
+    sa.Column("amount", sa.Float),
+    sa.Column("extra", sa.Text),  # the row's other non-empty fields as JSON
 )

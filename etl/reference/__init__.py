@@ -35,6 +35,28 @@ def communes() -> list[dict[str, str]]:
 
 
 @functools.cache
+def admin_units_2024() -> list[dict[str, str]]:
+    """Communes in force before 1 July 2025 with their district and province (GSO codes).
+
+    Five island districts had no commune level: they appear once with an empty commune_code.
+    """
+    return _rows("admin_units_2024.csv")
+
+
+@functools.cache
+def admin_units_2025() -> list[dict[str, str]]:
+    """The 3,321 communes of the 34 provinces from 1 July 2025 (no district level any more)."""
+    return _rows("admin_units_2025.csv")
+
+
+@functools.cache
+def admin_crosswalk_2025() -> list[dict[str, str]]:
+    """Old commune → new commune links; is_default marks where a split commune's people go by
+    default. Rows with an empty old_commune_code map a whole island district (old_district_code)."""
+    return _rows("admin_crosswalk_2025.csv")
+
+
+@functools.cache
 def ethnicities() -> list[dict[str, str]]:
     return _rows("ethnicities.csv")
 

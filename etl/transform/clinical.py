@@ -1,9 +1,10 @@
-"""Clinical payload: encounters, vitals, lab results, diagnoses and notes, parsed and checked.
+"""Clinical payload: encounters, vitals, lab results, diagnoses, notes, and the drugs and
+services of a visit, parsed and checked.
 
-Values arrive as text ("36,8", "32 kg", "<0.5", "120/80 mmHg", "E119;I10", "202506021045") and
-vitals hide inside free text ("Mạch: 80 lần/phút, Nhiệt độ 37.5°C"). Everything keeps its text
-form; numbers, codes and times are added beside it, with a flag when a vital sign is outside
-plausible bounds (DOMAIN.md §8).
+Values arrive as text ("36,8", "32 kg", "<0.5", "120/80 mmHg", "E119;I10", "202506021045",
+"14.000", "252300.00") and vitals hide inside free text ("Mạch: 80 lần/phút, Nhiệt độ 37.5°C").
+Everything keeps its text form; numbers, codes and times are added beside it, with a flag when a
+vital sign is outside plausible bounds (DOMAIN.md §8).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from etl import reference
+from etl.stage import as_objects, map_distinct
 from etl.transform.codes import resolve_value
 from etl.transform.dates import DateError, parse_date
 from etl.transform.icd10 import parse_icd10_list
@@ -24,6 +26,7 @@ from etl.transform.text import fold
 
 _NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
 _STAMP = re.compile(r"^(\d{4})(\d{2})(\d{2})(\d{2})?(\d{2})?$")
+_DECIMAL = re.compile(r"[-+]?\d+(?:\.\d+)?|\d+,\d{1,2}")
 # Vitals in free text, matched on folded text: "Mạch: 80 lần/phút" → "mach: 80 lan/phut".
 _VITALS = [
     ("pulse", "/min", re.compile(r"\b(?:mach|m|nhip tim)\s*[:=]?\s*(\d{2,3})\b")),
@@ -43,6 +46,24 @@ def parse_number(text: object) -> float | None:
         return float(text)
     m = _NUMBER.search(str(text))
     return float(m.group(0).replace(",", ".")) if m else None
+
+
+def parse_amount(text: object) -> float | None:
+    """Money in đồng. Exports write a dot decimal ("410000", "252300.00", "2289.998"); people
+    type groups ("1.250.000" or "1,250,000.50") and a decimal comma ("1.250,5"). ``None`` when
+    it is not a number."""
+    if text is None:
+        return None
+    if isinstance(text, int | float):
+        return float(text)
+    raw = re.sub(r"\s+", "", str(text))
+    if _DECIMAL.fullmatch(raw):
+        return float(raw.replace(",", "."))
+    for group, decimal in ((".", ","), (",", ".")):
+        m = re.fullmatch(rf"(\d{{1,3}}(?:\{group}\d{{3}})+)(?:\{decimal}(\d+))?", raw)
+        if m:
+            return float(m[1].replace(group, "") + ("." + m[2] if m[2] else ""))
+    return None
 
 
 def parse_timestamp(text: object) -> dt.datetime | None:
@@ -99,7 +120,7 @@ def transform_tables(tables: dict[str, pd.DataFrame], records: pd.DataFrame,
     """Parse the staged side tables and derive exam tables from school/adult exam records."""
     out: dict[str, list[dict[str, object]]] = {
         "encounters": [], "observations": [], "conditions": [], "lab_results": [],
-        "clinical_notes": [], "exam_findings": []}
+        "clinical_notes": [], "exam_findings": [], "prescriptions": [], "services": []}
 
     def rows(name: str) -> list[dict[str, object]]:
         df = tables.get(name)
@@ -158,7 +179,41 @@ def transform_tables(tables: dict[str, pd.DataFrame], records: pd.DataFrame,
                                         "unit": unit, "observed_at": noted, "flag": flag})
     _exam_records(records, out, finding)
     out["immunizations"] = immunization_rows(records, finding)
-    return {name: pd.DataFrame(rows_) for name, rows_ in out.items() if rows_}
+    result = {name: pd.DataFrame(rows_) for name, rows_ in out.items() if rows_}
+    for name, times in VISIT_ITEM_TIMES.items():
+        staged = tables.get(name)
+        if staged is not None and not staged.empty:
+            result[name] = visit_items(staged, times, finding)
+    return result
+
+
+# The time columns of each visit-item table (XML2 drugs, XML3 services and supplies).
+VISIT_ITEM_TIMES = {"prescriptions": ("ordered_at",),
+                    "services": ("ordered_at", "performed_at", "result_at")}
+
+
+def visit_items(staged: pd.DataFrame, times: tuple[str, ...],
+                finding: Finding) -> pd.DataFrame:
+    """Drug or service rows with line number, quantity, amount and times parsed beside the
+    text (once per distinct value: a month repeats the same few); an unreadable time is
+    reported (``invalid-date``) and left empty."""
+    out = as_objects(staged)
+    out["encounter_key"] = out["record_key"]
+    out["line"] = map_distinct(out["line"], _line_number)
+    out["quantity"] = map_distinct(out["quantity_text"], parse_number)
+    out["amount"] = map_distinct(out["amount_text"], parse_amount)
+    for column in times:
+        parsed = map_distinct(out[column], parse_timestamp)
+        bad = out[column].notna() & parsed.isna()
+        for key, text in zip(out.loc[bad, "record_key"], out.loc[bad, column], strict=True):
+            finding(key, column, "invalid-date", text, f"{column} is not a date and time")
+        out[column] = parsed
+    return out
+
+
+def _line_number(text: object) -> int | None:
+    line = str(text).strip() if text is not None else ""
+    return int(line) if line.isdigit() else None
 
 
 EXAM_KINDS = {"school-exam", "adult-exam"}

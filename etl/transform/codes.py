@@ -10,12 +10,8 @@ import functools
 import re
 
 from etl import reference
+from etl.transform import places
 from etl.transform.text import fold
-
-_ADDRESS_PREFIX = re.compile(
-    r"^(?:xa|x|thi tran|tt|phuong|p|ban|b|thon|t|huyen|h|tinh|t)\s*[.:]?\s+", re.IGNORECASE
-)
-_ADDRESS_SPLIT = re.compile(r"\s*[-,;/]\s*")
 
 
 def _alias_key(text: str) -> str:
@@ -65,49 +61,40 @@ def resolve_ethnicity(value: object, *, code_system: str = "gso") -> str | None:
 
 
 @functools.cache
-def _commune_index() -> dict[str, str]:
-    index: dict[str, str] = {}
-    for row in reference.communes():
-        for alias in [row["name"], row["name_2025"], *filter(None, row["aliases"].split("|"))]:
-            index[_alias_key(alias)] = row["code"]
-    return index
+def home_context() -> places.PlaceContext:
+    """The districts of communes.csv, the communes this deployment serves (Mường Lát): read as
+    the default context, so "Xa Pu Nhi" is Pù Nhi of Mường Lát (14863), not Pú Nhi of Điện Biên
+    Đông, when nothing else in the text says which. Province-wide names are not biased."""
+    return places.PlaceContext(district_codes=frozenset(r["district_code"]
+                                                        for r in reference.communes()))
 
 
 def resolve_commune(address: object) -> str | None:
-    """Commune code from free address text; ``None`` when no part names a known commune.
+    """Commune code from free address text or a bare commune code; ``None`` when no part names
+    a commune unambiguously.
 
-    Parts are read right to left after the village (bản), because the district name "Mường Lát"
-    is also a commune's name and appears to the right of the commune.
+    The pre-2025 GSO code where one is known, else the post-2025 code (the two share one number
+    space: a new commune reuses the code of one of the communes it absorbed). See
+    :func:`etl.transform.places.resolve_place` for how text is read.
     """
     if address is None:
         return None
-    text = fold(str(address))
+    text = str(address).strip().removesuffix(".0")
     if not text:
         return None
-    index = _commune_index()
-    parts = [p for p in _ADDRESS_SPLIT.split(text) if p]
-    candidates: list[str] = []
-    for part in parts:
-        is_district = bool(re.match(r"^(?:huyen|h)\s*[.:]?\s+", part))
-        is_province = bool(re.match(r"^tinh\s+", part))
-        stripped = _ADDRESS_PREFIX.sub("", part)
-        if is_district or is_province:
-            continue
-        code = index.get(_alias_key(stripped))
-        if code:
-            candidates.append(code)
-    if candidates:
-        return candidates[0]
-    if text.isdigit() and len(text) == 5:
-        return text if any(r["code"] == text for r in reference.communes()) else None
-    return None
+    if text.isdigit():
+        place = places.resolve_place(commune_code=text)
+    else:
+        place = places.resolve_place(text, prefer=home_context())
+    return place.commune_code or place.commune_code_2025
 
 
 def commune_2025(code: str) -> str | None:
-    """The post-1 July 2025 commune code for a pre-2025 code (crosswalk)."""
-    for row in reference.communes():
-        if row["code"] == code:
-            return row["code_2025"]
+    """The post-1 July 2025 commune code for a pre-2025 code (crosswalk, default target of a
+    split commune); a code that exists only as a post-2025 code is returned as is."""
+    place = places.resolve_place(commune_code=code)
+    if place.commune_code == code or place.commune_code_2025 == code:
+        return place.commune_code_2025
     return None
 
 
@@ -132,19 +119,41 @@ def resolve_value(value_set: str, value: object) -> str | None:
     return _value_set_index(value_set).get(_value_key(str(value)))
 
 
-_TITLE_UNIT = re.compile(r"(?:xa|thi tran|tt|th ?& ?thcs|thcs|th|mn|mam non|tieu hoc|"
-                         r"trung hoc co so|ptdtbt|ptdtnt)\s+([a-z ]+?)\s*$")
+# School and office words that precede a commune's name at the end of a title line.
+_TITLE_UNIT = re.compile(r"(?:^|\s)(?:ubnd|uy ban nhan dan|cong an|tram y te|tyt|th ?& ?thcs|thcs|th|"
+                         r"thpt|mn|mam non|tieu hoc|trung hoc co so|ptdtbt|ptdtnt)$")
 
 
-def resolve_commune_in_title(text: str) -> str | None:
+def resolve_commune_in_title(text: str,
+                             prefer: places.PlaceContext | None = None) -> str | None:
     """A commune named at the end of a title line ("TRƯỜNG PTDTBT TH&THCS PÙ NHI", "UBND XÃ
-    TAM CHUNG"); ``None`` unless the last words are exactly a known commune."""
-    folded = fold(text)
-    index = _commune_index()
-    words = re.sub(r"[^a-z& ]", " ", folded).split()
-    for size in (3, 2, 1):
-        if len(words) >= size:
-            code = index.get(_alias_key(" ".join(words[-size:])))
-            if code and (len(words) == size or _TITLE_UNIT.search(" ".join(words))):
-                return code
+    TAM CHUNG"); ``None`` unless the last words name exactly one commune (in ``prefer``'s
+    district or province, else the home district, when several share the name) and are preceded
+    by a unit word (xã, phường, thị trấn) or a school/office word, or are the whole line."""
+    words = re.sub(r"[^a-z0-9& ]", " ", fold(text)).split()
+    context = prefer or home_context()
+    for size in (4, 3, 2, 1):
+        if len(words) < size:
+            continue
+        head = " ".join(words[:-size])
+        name = " ".join(words[-size:])
+        unit = re.search(r"(?:^|\s)(xa|phuong|thi tran|tt|dac khu)$", head)
+        if head and not unit and not _TITLE_UNIT.search(head):
+            continue
+        prefix = unit.group(1) + " " if unit else ""
+        place = places.resolve_place(prefix + name, prefer=context)
+        code = place.commune_code or place.commune_code_2025
+        if place.finding is None and place.method == "address" and code and (
+                head or _alias_key(name) in _commune_names().get(code, ())):
+            return code  # a whole line must be the name itself ("PHÒNG GD&ĐT MƯỜNG LÁT" is not)
     return None
+
+
+@functools.cache
+def _commune_names() -> dict[str, frozenset[str]]:
+    """Folded names and aliases of every commune, old and new, by code."""
+    names: dict[str, set[str]] = {}
+    for row in [*reference.admin_units_2024(), *reference.admin_units_2025()]:
+        keys = [row["commune"], *filter(None, row["aliases"].split("|"))]
+        names.setdefault(row["commune_code"], set()).update(_alias_key(k) for k in keys)
+    return {code: frozenset(keys) for code, keys in names.items()}

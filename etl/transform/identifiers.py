@@ -156,3 +156,11 @@ def check_facility_code(value: object) -> IdCheck:
         return IdCheck("facility_code", code, VALID)
     return IdCheck("facility_code", code, INVALID, "invalid-facility-code",
                    "expected 5 digits starting with a province code")
+
+
+def normalize_facility_patient_id(value: object) -> str | None:
+    """A facility's patient id (mã bệnh nhân, MA_BN) in the form that compares: one hospital
+    system writes "PC-0226…" in one export and "PC0226…" in another, so spaces, dots, dashes
+    and slashes do not count, nor does letter case (see :func:`compact`)."""
+    code = compact(value)
+    return code or None

@@ -13,7 +13,7 @@ import re
 import pandas as pd
 
 from etl.stage import REJECT_COLUMNS, StageData, as_objects, empty, map_distinct
-from etl.transform import codes, identifiers
+from etl.transform import codes, identifiers, places
 from etl.transform.clinical import transform_tables
 from etl.transform.dates import DateError, parse_date
 from etl.transform.names import looks_given_first, parse_name
@@ -26,7 +26,8 @@ CLEAN_COLUMNS = [
     "birth_year", "birth_month", "birth_day", "birth_date_precision", "birth_date_ambiguous",
     "sex", "personal_id", "personal_id_status", "cmnd", "passport", "insurance_cards",
     "social_insurance_code", "ethnicity_code", "religion", "nationality", "occupation",
-    "permanent_address", "permanent_commune_code", "current_address", "current_commune_code",
+    "permanent_address", "permanent_commune_code", "permanent_commune_code_2025",
+    "current_address", "current_commune_code", "current_commune_code_2025",
     "household_code", "household_head", "household_head_key", "relation_to_head",
     "father_name", "mother_name", "phone", "email", "facility_code", "facility_patient_id",
 ]
@@ -155,19 +156,13 @@ def transform_stage(data: StageData, *, policy: dict[str, str] | None = None,
         if raw is not None and code is None:
             findings.add(i, "ethnicity", "unknown-ethnicity", raw, "ethnicity not in the code list")
     for col in ("religion", "nationality", "occupation", "household_code", "relation_to_head",
-                "email", "facility_code", "facility_patient_id"):
+                "email", "facility_code"):
         out[col] = map_distinct(rec[col], _text)
+    out["facility_patient_id"] = map_distinct(rec["facility_patient_id"],
+                                              identifiers.normalize_facility_patient_id)
     out["permanent_address"] = map_distinct(rec["permanent_address"], _text)
     out["current_address"] = map_distinct(rec["current_address"], _text)
-    explicit_commune = map_distinct(rec["commune_code"], lambda v: codes.resolve_commune(v))
-    perm_commune = map_distinct(rec["permanent_address"], codes.resolve_commune)
-    out["permanent_commune_code"] = explicit_commune.where(explicit_commune.notna(), perm_commune)
-    out["current_commune_code"] = map_distinct(rec["current_address"], codes.resolve_commune)
-    for i, (addr, code) in enumerate(zip(out["permanent_address"], out["permanent_commune_code"],
-                                         strict=True)):
-        if addr is not None and code is None:
-            findings.add(i, "permanent_address", "unknown-commune", None,
-                         "no known commune in the address")
+    _places(rec, out, findings)
     for col in ("household_head", "father_name", "mother_name"):
         parsed = map_distinct(rec[col], parse_name)
         out[col] = [p.full if p else None for p in parsed]
@@ -208,7 +203,49 @@ def transform_stage(data: StageData, *, policy: dict[str, str] | None = None,
 
 
 _STAGED_ONLY = {"birth_date", "id_document", "insurance_card", "ethnicity", "commune_code",
-                "village"}
+                "district_code", "province_code", "village"}
+_PLACE_FINDINGS = {
+    "unknown-commune": "no known commune in the address or codes",
+    "ambiguous-commune": "the commune's name fits several communes and nothing says which",
+    "commune-code-mismatch": "the commune code and the address name different communes; the "
+                             "unambiguous one is kept",
+}
+
+
+def _places(rec: pd.DataFrame, out: pd.DataFrame, findings: _Findings) -> None:
+    """Permanent and current commune, pre- and post-2025 codes, from codes and address text.
+
+    Resolved per source file, so a name shared by several communes is read in the file's own
+    district or province (inferred from its unambiguous rows); what stays ambiguous is read in
+    the home district of this deployment (``codes.home_context``) before it is called
+    ambiguous. The permanent commune also takes the record's MAXA/MAHUYEN/MATINH-style codes.
+    """
+    home = codes.home_context()
+    for address_col, prefix, with_codes in (("permanent_address", "permanent", True),
+                                            ("current_address", "current", False)):
+        parts = []
+        for _, group in rec.groupby("source_file", sort=False, dropna=False):
+            kwargs = {"commune_codes": group["commune_code"],
+                      "district_codes": group["district_code"],
+                      "province_codes": group["province_code"]} if with_codes else {}
+            found = places.resolve_places(group[address_col], **kwargs)
+            unsure = found["finding"] == "ambiguous-commune"
+            if unsure.any():
+                again = places.resolve_places(
+                    group.loc[unsure, address_col], prefer=home,
+                    **{k: v[unsure] for k, v in kwargs.items()})
+                found.loc[unsure] = again
+            parts.append(found)
+        found = pd.concat(parts).reindex(rec.index)
+        out[f"{prefix}_commune_code"] = found["commune_code"].where(
+            found["commune_code"].notna(), found["commune_code_2025"])
+        out[f"{prefix}_commune_code_2025"] = found["commune_code_2025"]
+        if not with_codes:
+            continue
+        typed = rec[address_col].notna() | rec["commune_code"].notna()
+        for i, (was_typed, finding) in enumerate(zip(typed, found["finding"], strict=True)):
+            if was_typed and finding in _PLACE_FINDINGS:
+                findings.add(i, address_col, finding, None, _PLACE_FINDINGS[finding])
 
 
 def _identifiers(rec: pd.DataFrame, out: pd.DataFrame, findings: _Findings) -> None:

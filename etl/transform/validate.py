@@ -33,6 +33,8 @@ DEFAULT_POLICY: dict[str, str] = {
     "unknown-sex": WARN,
     "unknown-ethnicity": WARN,
     "unknown-commune": WARN,
+    "ambiguous-commune": WARN,
+    "commune-code-mismatch": WARN,
     "name-order-reversed": WARN,
     "invalid-phone": WARN,
     "unknown-icd10": WARN,

@@ -104,10 +104,17 @@ def test_accuracy_on_generated_district(db, samples, tmp_path):
     export_links(db, tmp_path / "links.csv")
     scores = evaluate(tmp_path / "links.csv", samples / "_truth" / "ground_truth.csv")
     overall = scores["overall"]
-    assert overall["precision"] >= 0.99, scores
-    assert overall["recall"] >= 0.95, scores
-    truth = pd.read_csv(samples / "_truth" / "ground_truth.csv")
-    assert scores["records"] + sum(1 for _ in []) <= len(truth)
+    assert overall["precision"] >= 0.999, scores
+    assert overall["recall"] >= 0.99, scores
+    # Every pair of sources links too: a whole kind going astray (the pupils of every school
+    # put in the district town by a title line) hides in the overall figure.
+    # (Two rows of one list need more evidence by design, so only pairs across sources.)
+    weak = {pair: s["recall"] for pair, s in scores["by_source_pair"].items()
+            if len(set(pair.split("~"))) == 2 and s["true_pairs"] >= 10
+            and (s["recall"] < 0.95 or s["precision"] < 0.99)}
+    assert weak == {}, scores["by_source_pair"]
+    loaded = pd.read_csv(tmp_path / "links.csv")
+    assert scores["unmatched_links"] == 0 and scores["records"] == len(loaded)
 
 
 def test_explain_cli(hssk, db_url, samples):

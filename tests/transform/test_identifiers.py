@@ -51,3 +51,17 @@ def test_social_insurance_code_and_facility():
 
 def test_excel_float_loses_its_point_zero():
     assert ids.compact("3812345678.0") == "3812345678"
+
+
+@pytest.mark.parametrize("written, normalized", [
+    ("PC-0226001234", "PC0226001234"),  # two export styles of one hospital system
+    ("PC0226001234", "PC0226001234"),
+    (" pc-0226.001234 ", "PC0226001234"),
+    ("BN/2025/0042", "BN20250042"),
+    ("0042", "0042"),  # leading zeros are part of the number
+    ("", None),
+    (None, None),
+    ("--", None),
+])
+def test_facility_patient_id_ignores_separators_and_case(written, normalized):
+    assert ids.normalize_facility_patient_id(written) == normalized
