@@ -264,7 +264,8 @@ def _read_file(path: Path, sha: str, mappings: dict[str, Mapping], kind: str | N
         yield _Part(book.kind, book.records, [], {}, book.info, notes, book.structure_rows)
     except SourceError as exc:
         reject = {"source_file": path.name, "file_sha256": sha, "locator": "file",
-                  "stage": "extract", "scope": "file", "slug": "unreadable-file", "field": "",
+                  "stage": "extract", "scope": "file",
+                  "slug": getattr(exc, "slug", None) or "unreadable-file", "field": "",
                   "message": str(exc) + (f" ({exc.hint})" if exc.hint else ""), "raw": None}
         yield _Part(kind or "unknown", [], [reject], {},
                     {"encoding": None, "text_encoding": None, "reader": None}, [])

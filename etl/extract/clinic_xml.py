@@ -243,7 +243,7 @@ def iter_read(path: Path, sha: str, chunk: int | None = 5000) -> Iterator[XmlExt
                 out.facility = (elem.text or "").strip() or None
             elif tag == "SOLUONGHOSO":
                 text = (elem.text or "").strip()
-                out.declared = int(text) if text.isdigit() else None
+                out.declared = int(text) if text.isascii() and text.isdigit() else None
             elif tag == "HOSO":
                 index += 1
                 _episode(path, sha, elem, index, out, seen)
@@ -266,6 +266,11 @@ def iter_read(path: Path, sha: str, chunk: int | None = 5000) -> Iterator[XmlExt
             path, sha, "file", "truncated-file",
             f"the XML stops being readable{at} ({type(exc).__name__}); the {index} episodes "
             "before it were read, anything after it was not", scope="file"))
+    except (LookupError, ValueError) as exc:  # an unknown declared encoding ("uuf-8")
+        out.rejects.append(_reject(
+            path, sha, "file", "unreadable-file",
+            f"not readable XML ({type(exc).__name__}); the {index} episodes before it were read",
+            scope="file"))
     yield out
 
 

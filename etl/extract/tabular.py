@@ -13,6 +13,8 @@ import datetime as dt
 import io
 import re
 import unicodedata
+import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,28 @@ from etl.errors import SourceError
 from etl.extract.mapping import Mapping, header_key
 from etl.transform.legacy import LATIN1_FOREIGN, LATIN1_VIETNAMESE, decode, detect_encoding
 from etl.transform.text import fold
+
+# Reader limits: what one file may cost before a byte of its content is trusted. A file over a
+# limit becomes a file-scope reject with one line saying which limit and by how much, and the
+# rest of the folder loads. Declared here, in one place, and listed in SECURITY.md; they are
+# constants, not settings, so every installation refuses the same files.
+MB = 1_000_000
+# Zip-based workbooks (.xlsx, .xlsm, .ods), checked on the central directory before calamine
+# opens the file (calamine's zip reader refuses a member that inflates past its declared size,
+# so the declared sizes are binding). A real 100,000-row registry sheet is ~60 MB of XML.
+MAX_ZIP_MEMBER_BYTES = 500 * MB  # one member, uncompressed
+MAX_ZIP_TOTAL_BYTES = 1_000 * MB  # all members, uncompressed
+MAX_ZIP_RATIO = 100  # uncompressed : compressed, for members over ZIP_RATIO_FLOOR; sheets
+ZIP_RATIO_FLOOR = 5 * MB  # written by Excel or LibreOffice compress 5-20:1
+MAX_ZIP_MEMBERS = 10_000
+# calamine builds each sheet as one dense grid (last used row x last used column), so a 5 KB
+# workbook with one cell at XFD1048576 would ask for 17 billion cells: the sheets' extents are
+# read from their XML first (a streamed scan, no tree built).
+MAX_COLUMNS = 2_000  # Excel allows 16,384; no register or exam form comes near 2,000
+MAX_SHEET_CELLS = 25_000_000  # last row x last column of one sheet
+MAX_XLS_BYTES = 100 * MB  # old .xls (OLE2) is read whole by calamine: limited by file size
+MAX_CSV_CELL_CHARS = 1_000_000  # csv.field_size_limit while reading (Python's default: 131,072)
+BINARY_CONTROL_SHARE = 0.01  # control characters in a text file's first 64 KB beyond this: binary
 
 MAX_HEADER_SEARCH = 30
 MAX_HEADER_BAND = 3
@@ -92,14 +116,44 @@ def cell_text(value: object) -> str | None:
     return text or None
 
 
-def _decode_bytes(data: bytes) -> tuple[str, str]:
+def _refuse(path: Path, slug: str, message: str, hint: str | None = None) -> SourceError:
+    """A file-scope problem: one line naming the file, a hint, and a reject slug for the file
+    (``exc.slug``; extract falls back to ``unreadable-file``)."""
+    exc = SourceError(f"{Path(path).name}: {message}", hint=hint)
+    exc.slug = slug  # type: ignore[attr-defined]
+    return exc
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """``utf-16-le``/``-be`` when every other byte of the head is NUL (text saved as "Unicode"
+    by a tool that wrote no byte-order mark), else ``None``."""
+    head = data[:4096]
+    if len(head) < 8:
+        return None
+    even, odd = head[0::2], head[1::2]
+    # Vietnamese letters (U+1Exx) have no NUL half, ASCII has one: a third is plenty, as no
+    # 8-bit text holds a NUL at all.
+    if odd.count(0) >= 0.3 * len(odd) and even.count(0) <= 0.02 * len(even):
+        return "utf-16-le"
+    if even.count(0) >= 0.3 * len(even) and odd.count(0) <= 0.02 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def _decode_bytes(data: bytes, name: str = "file") -> tuple[str, str]:
     """Text and encoding name: UTF-8 (BOM or not) or UTF-16 first; legacy 8-bit otherwise.
 
     An 8-bit file is read as Latin-1 when that reveals a TCVN3/VNI font (the bytes are the
     font's), else as Windows-1258, the Vietnamese code page.
     """
-    if data.startswith(b"\xff\xfe") or data.startswith(b"\xfe\xff"):
-        return data.decode("utf-16"), "utf-16"
+    utf16 = "utf-16" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else _utf16_without_bom(data)
+    if utf16:
+        try:
+            return data.decode(utf16).lstrip("\ufeff"), utf16
+        except UnicodeDecodeError as exc:
+            raise _refuse(Path(name), "binary-file", f"looks like UTF-16 text but byte "
+                          f"{exc.start:,} is not UTF-16 (a binary file, or cut short?)",
+                          hint="save it again as CSV UTF-8 from Excel or LibreOffice") from exc
     try:
         return data.decode("utf-8-sig"), "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
     except UnicodeDecodeError:
@@ -115,6 +169,25 @@ def _decode_bytes(data: bytes) -> tuple[str, str]:
             _vietnamese_score(windows[:200_000]):
         return latin, "latin-1"
     return windows, "cp1258"
+
+
+def _refuse_binary(path: Path, text: str) -> None:
+    """A spreadsheet, image or archive renamed .csv decodes as 8-bit text full of control
+    characters; no table a person typed holds a NUL or more than a stray control character."""
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise _refuse(path, "binary-file", f"holds a NUL character (at character {nul:,}): a "
+                      "binary file, not text", hint="open it in Excel or LibreOffice and save "
+                      "as .xlsx or CSV UTF-8; a renamed workbook keeps its own extension")
+    sample = text[:65_536]
+    controls = sum(1 for ch in sample if unicodedata.category(ch) == "Cc" and ch not in _TEXT_CONTROLS)
+    if controls >= 3 and controls > BINARY_CONTROL_SHARE * len(sample):
+        raise _refuse(path, "binary-file", f"{controls:,} control characters in its first "
+                      f"{len(sample):,}: a binary file, not text", hint="open it in Excel or "
+                      "LibreOffice and save as .xlsx or CSV UTF-8")
+
+
+_TEXT_CONTROLS = frozenset("\t\n\r\f\v\x1a")  # \x1a: the DOS end-of-file mark old tools add
 
 
 def _vietnamese_score(text: str) -> int:
@@ -139,15 +212,213 @@ def _sniff_delimiter(text: str) -> str:
     return best
 
 
+def _refuse_wide_row(path: Path, row: list[object], where: str) -> list[object]:
+    """A row over MAX_COLUMNS once its trailing empty cells are dropped refuses the file."""
+    width = len(row)
+    while width and row[width - 1] in (None, ""):
+        width -= 1
+    if width > MAX_COLUMNS:
+        raise _refuse(path, "too-many-columns", f"{where} has {width:,} columns; hssk reads "
+                      f"tables of at most {MAX_COLUMNS:,}", hint="delete the stray columns "
+                      "on the right (or split the table) and save again")
+    return row[:width]
+
+
 def read_csv(path: Path) -> Workbook:
-    data = Path(path).read_bytes()
-    text, encoding = _decode_bytes(data)
+    """A CSV or text table. A cell over MAX_CSV_CELL_CHARS refuses the whole file rather than
+    one row: such a cell is nearly always an unclosed quote that swallowed every row after it,
+    so "reject that row" would silently lose the rest of the file."""
+    path = Path(path)
+    data = path.read_bytes()
+    if not data:
+        raise _refuse(path, "empty-file", "the file is empty (0 bytes)",
+                      hint="export it again from the source system")
+    text, encoding = _decode_bytes(data, path.name)
+    del data
+    _refuse_binary(path, text)
     delimiter = _sniff_delimiter(text)
-    rows = [list(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
-    return Workbook([Sheet(Path(path).stem, rows)], "csv", encoding)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows: list[list[object]] = []
+    previous = csv.field_size_limit(MAX_CSV_CELL_CHARS)
+    try:
+        for row in reader:
+            if len(row) > MAX_COLUMNS:
+                row = _refuse_wide_row(path, row, f"line {reader.line_num}")
+            rows.append(row)
+    except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise _refuse(path, "oversized-cell", f"line {reader.line_num} holds a cell longer "
+                          f"than {MAX_CSV_CELL_CHARS:,} characters (an unclosed quote?); nothing "
+                          "of this file was loaded", hint="check the quotes on that line, or "
+                          "remove the cell, and save again") from exc
+        raise _refuse(path, "unreadable-file", f"not a readable CSV at line {reader.line_num} "
+                      f"({exc})", hint="save it again as CSV UTF-8") from exc
+    finally:
+        csv.field_size_limit(previous)
+    return Workbook([Sheet(path.stem, rows)], "csv", encoding)
+
+
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# Cell and row positions in sheet XML (SpreadsheetML and OpenDocument), for the extent scan.
+# Cells and rows are what carry an attribute named ``r`` in a worksheet; matching on the bare
+# ``r="`` (no name boundary) keeps the scan fast and can only overstate an extent, never miss one.
+_XLSX_CELL_COLUMN = re.compile(rb'r="([A-Z]{1,7})[0-9]')
+_XLSX_CELL_ROW = re.compile(rb'r="[A-Z]{1,7}([0-9]{1,12})"')
+_XLSX_ROW = re.compile(rb'r="([0-9]{1,12})"')
+_ODS_CELL = re.compile(rb"<table:(?:covered-)?table-cell\b([^>]*?)(/?)>")
+_ODS_ROWS_REPEATED = re.compile(rb'table:number-rows-repeated="([0-9]{1,12})"')
+_ODS_COLUMNS_REPEATED = re.compile(rb'table:number-columns-repeated="([0-9]{1,12})"')
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
+
+
+def _pieces(stream: io.BufferedIOBase, boundary: bytes, size: int = 4 << 20):
+    """A member's bytes in pieces that start at ``boundary`` (a row's start tag), so per-row
+    counts are never split; a row longer than 64 MB is cut anyway (it is refused regardless)."""
+    tail = b""
+    while True:
+        block = stream.read(size)
+        buf = tail + block
+        if not block:
+            if buf:
+                yield buf
+            return
+        cut = buf.rfind(boundary)
+        if cut <= 0 and len(buf) < 64 << 20:
+            tail = buf
+            continue
+        if cut <= 0:
+            cut = len(buf)
+        yield buf[:cut]
+        tail = buf[cut:]
+
+
+def _xlsx_extent(stream: io.BufferedIOBase) -> tuple[int, int]:
+    """(rows, columns) calamine would allocate for one worksheet: the largest row and column
+    any cell or row names, or the count of cells in a row for cells written without position."""
+    rows = columns = row_tags = 0
+    for piece in _pieces(stream, b"<row"):  # (<x:row> pieces are cut at 64 MB instead)
+        letters = set(_XLSX_CELL_COLUMN.findall(piece))
+        if letters:
+            columns = max(columns, max(map(_column_number, letters)))
+        numbers = set(_XLSX_ROW.findall(piece)) | set(_XLSX_CELL_ROW.findall(piece))
+        if numbers:
+            rows = max(rows, max(map(int, numbers)))
+        segments = piece.split(b"<row")
+        row_tags += len(segments) - 1
+        columns = max(columns, max(s.count(b"<c") for s in segments))
+    return max(rows, row_tags), columns
+
+
+def _ods_extent(stream: io.BufferedIOBase) -> list[tuple[int, int]]:
+    """(rows, columns) of each table of an OpenDocument content.xml, counting repeated rows and
+    cells up to the last one holding something (LibreOffice writes the empty rest of a sheet as
+    one repeated empty row, which calamine skips)."""
+    tables: list[tuple[int, int]] = []
+    rows = columns = seen = 0
+    for piece in _pieces(stream, b"<table:table-row"):
+        for segment in piece.split(b"<table:table-row")[1:]:
+            if segment[:1] not in (b" ", b">", b"/", b"\n", b"\r", b"\t"):
+                continue  # <table:table-rows>, <table:table-row-group>: not a row
+            head = segment[:segment.find(b">") + 1]
+            repeated = _ODS_ROWS_REPEATED.search(head)
+            seen += int(repeated.group(1)) if repeated else 1
+            cells = _ODS_CELL.findall(segment)
+            filled = [k for k, (_, closed) in enumerate(cells) if not closed]
+            if filled:
+                width = 0
+                for attrs, _ in cells[:filled[-1] + 1]:
+                    found = _ODS_COLUMNS_REPEATED.search(attrs)
+                    width += int(found.group(1)) if found else 1
+                rows, columns = seen, max(columns, width)
+            if b"</table:table>" in segment:
+                tables.append((rows, columns))
+                rows = columns = seen = 0
+    return [*tables, (rows, columns)]
+
+
+def _check_zip(path: Path) -> None:
+    """Refuse a zip-based workbook whose central directory promises more than the limits, or
+    whose sheets would make calamine allocate an absurd grid, before calamine opens it."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = zf.infolist()
+            if len(members) > MAX_ZIP_MEMBERS:
+                raise _refuse(path, "oversized-file", f"the workbook has {len(members):,} parts "
+                              f"(limit {MAX_ZIP_MEMBERS:,})", hint=_RESAVE)
+            total = 0
+            for info in members:
+                total += info.file_size
+                ratio = info.file_size / max(info.compress_size, 1)
+                if info.file_size > ZIP_RATIO_FLOOR and ratio > MAX_ZIP_RATIO:
+                    raise _refuse(path, "suspected-zip-bomb", f"part {info.filename!r} inflates "
+                                  f"{ratio:,.0f}:1 to {info.file_size / MB:,.0f} MB (workbooks "
+                                  f"compress at most {MAX_ZIP_RATIO}:1); not opened",
+                                  hint="ask the sender for the original file")
+                if info.file_size > MAX_ZIP_MEMBER_BYTES:
+                    raise _refuse(path, "oversized-file", f"part {info.filename!r} inflates to "
+                                  f"{info.file_size / MB:,.0f} MB (limit "
+                                  f"{MAX_ZIP_MEMBER_BYTES / MB:,.0f} MB per part)", hint=_SPLIT)
+            if total > MAX_ZIP_TOTAL_BYTES:
+                raise _refuse(path, "oversized-file", f"the workbook inflates to "
+                              f"{total / MB:,.0f} MB (limit {MAX_ZIP_TOTAL_BYTES / MB:,.0f} MB)",
+                              hint=_SPLIT)
+            for info in members:
+                name = info.filename.lower()
+                if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                    with zf.open(info) as stream:
+                        _check_extent(path, info.filename, *_xlsx_extent(stream))
+                elif name == "content.xml":
+                    with zf.open(info) as stream:
+                        for rows, columns in _ods_extent(stream):
+                            _check_extent(path, "content.xml", rows, columns)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error) as exc:
+        raise _refuse(path, "truncated-file", f"the workbook is cut short or damaged ({exc})",
+                      hint="copy or download it again; if Excel opens it, save it again") from exc
+    except (OSError, ValueError, NotImplementedError, RuntimeError) as exc:
+        raise _refuse(path, "unreadable-file", f"not a readable Excel workbook "
+                      f"({type(exc).__name__})", hint=_RESAVE) from exc
+
+
+def _check_extent(path: Path, part: str, rows: int, columns: int) -> None:
+    if columns > MAX_COLUMNS:
+        raise _refuse(path, "too-many-columns", f"sheet part {part!r} reaches column {columns:,}; "
+                      f"hssk reads tables of at most {MAX_COLUMNS:,} columns",
+                      hint="delete the stray cells on the right of the table and save again")
+    if rows * columns > MAX_SHEET_CELLS:
+        raise _refuse(path, "oversized-file", f"sheet part {part!r} spans {rows:,} rows x "
+                      f"{columns:,} columns (limit {MAX_SHEET_CELLS:,} cells per sheet)",
+                      hint=_SPLIT)
+
+
+_RESAVE = "open it in Excel or LibreOffice and save as .xlsx"
+_SPLIT = "split it into smaller workbooks (or export it as CSV) and load those"
 
 
 def read_xlsx(path: Path) -> Workbook:
+    """A workbook through calamine, after the reader limits: zip parts and sheet extents for
+    .xlsx/.xlsm/.ods, file size for old .xls."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size == 0:
+        raise _refuse(path, "empty-file", "the file is empty (0 bytes)",
+                      hint="export it again from the source system")
+    with open(path, "rb") as fh:
+        magic = fh.read(8)
+    if magic.startswith(b"PK"):
+        _check_zip(path)
+    elif size > MAX_XLS_BYTES:
+        kind = "an old .xls workbook" if magic == _OLE2_MAGIC else "a workbook"
+        raise _refuse(path, "oversized-file", f"{kind} of {size / MB:,.0f} MB (limit "
+                      f"{MAX_XLS_BYTES / MB:,.0f} MB: calamine reads it whole)", hint=_SPLIT)
+    elif path.suffix.lower() in (".xlsx", ".xlsm", ".ods"):
+        raise _refuse(path, "unreadable-file", f"not a {path.suffix.lower()} workbook (no zip "
+                      "signature: another format renamed, or damaged)", hint=_RESAVE)
     try:
         wb = CalamineWorkbook.from_path(str(path))
         sheets = []
@@ -156,9 +427,15 @@ def read_xlsx(path: Path) -> Workbook:
             rows = sheet.to_python(skip_empty_area=False)
             merged = list(sheet.merged_cell_ranges or [])
             sheets.append(Sheet(name, [list(r) for r in rows], 1, merged))
-    except (CalamineError, OSError, ValueError) as exc:
-        raise SourceError(f"{Path(path).name}: not a readable Excel workbook ({type(exc).__name__})",
-                          hint="open it in Excel or LibreOffice and save as .xlsx") from exc
+    except (CalamineError, OSError, ValueError, TypeError, IndexError, KeyError,
+            OverflowError, UnicodeError) as exc:
+        raise _refuse(path, "unreadable-file", f"not a readable Excel workbook "
+                      f"({type(exc).__name__})", hint=_RESAVE) from exc
+    except BaseException as exc:  # a panic inside calamine (pyo3 PanicException) on bad input
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise _refuse(path, "unreadable-file", "not a readable Excel workbook (the reader "
+                      "gave up on its content)", hint=_RESAVE) from exc
     return Workbook(sheets, "calamine")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from importlib.resources import files
 
 import sqlalchemy as sa
@@ -36,13 +37,22 @@ def redact(url: str) -> str:
         return "<unparseable database URL>"
 
 
+_URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^\s:/@]*:)[^\s@/]+@")
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of a driver's error, with any URL password in it masked."""
+    lines = str(exc).strip().splitlines()
+    return _URL_PASSWORD.sub(r"\1***@", lines[0] if lines else type(exc).__name__)
+
+
 def connect(url: str | None = None) -> Engine:
     """An engine for ``url``; SQLite gets foreign keys and WAL, as the loader expects."""
     url = database_url(url)
     try:
         engine = sa.create_engine(url)
     except (sa.exc.ArgumentError, ImportError) as exc:
-        raise DatabaseError(f"cannot use database {redact(url)}: {exc}") from exc
+        raise DatabaseError(f"cannot use database {redact(url)}: {_reason(exc)}") from exc
     if engine.dialect.name == "sqlite":
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -79,7 +89,7 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
             command.upgrade(cfg, "head")
     except sa.exc.OperationalError as exc:
         raise DatabaseError(f"cannot reach database {redact(str(engine.url))}: "
-                            f"{str(exc.orig).strip().splitlines()[0]}") from exc
+                            f"{_reason(exc.orig)}") from exc
     return before, head_revision()
 
 
@@ -89,7 +99,7 @@ def require_current(engine: Engine) -> None:
         revision = current_revision(engine)
     except sa.exc.OperationalError as exc:
         raise DatabaseError(f"cannot reach database {redact(str(engine.url))}: "
-                            f"{str(exc.orig).strip().splitlines()[0]}") from exc
+                            f"{_reason(exc.orig)}") from exc
     if revision != head_revision():
         raise SchemaOutOfDate(
             f"database {redact(str(engine.url))} is at schema {revision or 'none'}, "

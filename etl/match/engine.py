@@ -184,15 +184,18 @@ def candidate_pairs(frame: pd.DataFrame, is_new: np.ndarray) -> tuple[pd.DataFra
 
 
 def identifier_pairs(frame: pd.DataFrame, is_new: np.ndarray) -> pd.DataFrame:
-    """Pairs that share a valid personal ID, a social-insurance code or a facility patient id."""
+    """Pairs that share a valid personal ID, a social-insurance code or a facility patient id;
+    ``facility_only`` marks those the patient id alone joins (see ``_Clusters.identity_conflict``)."""
     pid = frame["personal_id"].where(frame["personal_id_status"] == "valid")
     fac = _key(frame["facility_code"], frame["facility_patient_id"])
-    found = []
-    for keys in (pid, frame["social_insurance_code"], fac):
-        pairs, _ = _block_pairs(keys, is_new, cap=10_000)
-        found.append(pairs)
-    pairs = np.unique(np.concatenate(found), axis=0) if found else np.empty((0, 2))
-    return pd.DataFrame(pairs, columns=["i", "j"])
+    strong = np.concatenate([_block_pairs(keys, is_new, cap=10_000)[0]
+                             for keys in (pid, frame["social_insurance_code"])])
+    facility = _block_pairs(fac, is_new, cap=10_000)[0]
+    pairs = np.unique(np.concatenate([strong, facility]), axis=0)
+    out = pd.DataFrame(pairs, columns=["i", "j"])
+    strong_set = set(map(tuple, strong.tolist()))
+    out["facility_only"] = [(i, j) not in strong_set for i, j in pairs.tolist()]
+    return out
 
 
 class _Clusters:
@@ -205,6 +208,7 @@ class _Clusters:
         self.persons: list[set] = [set() for _ in range(n)]
         self.dates: list[set] = [set() for _ in range(n)]
         self.sexes: list[set] = [set() for _ in range(n)]
+        self.years: list[set] = [set() if y != y else {int(y)} for y in frame["birth_year"]]
         rows = zip(frame["personal_id"], frame["personal_id_status"], frame["person_id"],
                    frame["birth_year"], frame["birth_month"], frame["birth_day"],
                    frame["sex_any"], strict=True)
@@ -239,6 +243,15 @@ class _Clusters:
         swapped = any((y, d, m) in db for y, m, d in da)
         return not (da and db and not (da & db) and not swapped)
 
+    def identity_conflict(self, a: int, b: int) -> bool:
+        """Two sexes, or birth years more than one apart: a facility's patient id (MA_BN) shared
+        by such records is a re-used or mistyped id, not one person."""
+        ra, rb = self.find(a), self.find(b)
+        if len(self.sexes[ra] | self.sexes[rb]) > 1:
+            return True
+        ya, yb = self.years[ra], self.years[rb]
+        return bool(ya and yb) and all(abs(x - y) > 1 for x in ya for y in yb)
+
     def union(self, a: int, b: int, fuzzy: bool) -> bool:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
@@ -246,7 +259,7 @@ class _Clusters:
         if not self.can_merge(ra, rb, fuzzy):
             return False
         self.parent[rb] = ra
-        for attr in ("pids", "persons", "dates", "sexes"):
+        for attr in ("pids", "persons", "dates", "sexes", "years"):
             getattr(self, attr)[ra] |= getattr(self, attr)[rb]
             getattr(self, attr)[rb] = set()
         return True
@@ -343,7 +356,11 @@ def resolve(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresholds
                 first_of[person] = x
     # Identifier links first (strongest evidence), then fuzzy links from the strongest down.
     rule = np.array([""] * len(frame), dtype=object)
-    for i, j in ids.itertuples(index=False):
+    guarded: list[tuple[int, int]] = []  # patient id shared across sexes or years: review
+    for i, j, facility_only in ids.itertuples(index=False):
+        if facility_only and clusters.identity_conflict(int(i), int(j)):
+            guarded.append((int(i), int(j)))
+            continue
         if clusters.union(int(i), int(j), fuzzy=False):
             rule[i] = rule[i] or "identifier"
             rule[j] = rule[j] or "identifier"
@@ -387,6 +404,16 @@ def resolve(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresholds
                              round(float(scores[k]), 2), None, None))
         review = pd.DataFrame(rows, columns=REVIEW_COLUMNS)
         stats["scored_pairs"] = int(len(cands))
+    # Guarded identifier pairs join the queue at the review threshold (the identifier, not the
+    # evidence, put them there), unless scoring already queued or linked them.
+    queued = set(zip(review["record_key_a"], review["record_key_b"], strict=True))
+    extra = [(frame.at[i, "record_key"], frame.at[j, "record_key"], thresholds.review, None, None)
+             for i, j in guarded if clusters.find(i) != clusters.find(j)
+             and (frame.at[i, "record_key"], frame.at[j, "record_key"]) not in queued]
+    if extra:
+        review = pd.DataFrame([*review.itertuples(index=False, name=None), *extra],
+                              columns=REVIEW_COLUMNS)
+    stats["guarded_identifier_pairs"] = len(guarded)
     stats["identifier_pairs"] = int(len(ids))
     stats["labelled_pairs_for_m"] = model.labelled_pairs
 

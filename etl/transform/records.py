@@ -236,7 +236,8 @@ def _places(rec: pd.DataFrame, out: pd.DataFrame, findings: _Findings) -> None:
                     **{k: v[unsure] for k, v in kwargs.items()})
                 found.loc[unsure] = again
             parts.append(found)
-        found = pd.concat(parts).reindex(rec.index)
+        found = pd.concat(parts).reindex(rec.index) if parts else pd.DataFrame(
+            columns=places.PLACE_COLUMNS, index=rec.index)
         out[f"{prefix}_commune_code"] = found["commune_code"].where(
             found["commune_code"].notna(), found["commune_code_2025"])
         out[f"{prefix}_commune_code_2025"] = found["commune_code_2025"]
