@@ -2,27 +2,49 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import resource
 import time
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from sqlalchemy.engine import Engine
 
 from etl.extract import iter_extract
+from etl.extract.sheets import record_hash
+from etl.job import Job
 from etl.load import load_stage
 from etl.load.db import redact
+from etl.load.loader import retire_missing
 from etl.match import match_stage
-from etl.match.engine import Thresholds
-from etl.stage import StageData, write_stage
-from etl.summary import FileCounts, RunSummary, reject_counts
+from etl.match.engine import LINK_THRESHOLD, REVIEW_THRESHOLD, Thresholds
+from etl.stage import StageData, records_as_dicts, write_stage
+from etl.stage import value as _value
+from etl.summary import FileCounts, LoadCounts, RunSummary, reject_counts
 from etl.transform import transform_stage
+from etl.transform.text import fold
 
 log = logging.getLogger(__name__)
 CHUNK_RECORDS = 25_000  # records plus their clinical rows per chunk
 Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Inputs:
+    """One set of inputs read the same way: what a job file's source entry resolves to."""
+
+    paths: list[Path]
+    kind: str | None = None
+    text_encoding: str | None = None
+    mapping_files: list[Path] = field(default_factory=list)
+    feed: str | None = None
+    snapshot: bool = False
 
 
 def run(
@@ -32,28 +54,59 @@ def run(
     kind: str | None = None,
     text_encoding: str | None = None,
     mapping_files: list[Path] | None = None,
+    feed: str | None = None,
+    snapshot: bool = False,
+    **options: Any,
+) -> RunSummary:
+    """Extract, transform, match and load ``paths`` into ``engine``'s database (one source; see
+    :func:`run_sources` for the options)."""
+    return run_sources([Inputs(list(paths), kind, text_encoding, list(mapping_files or []),
+                               feed, snapshot)], engine, **options)
+
+
+def run_job(job: Job, engine: Engine, **options: Any) -> RunSummary:
+    """Run a job file's sources with its thresholds and policy (see :mod:`etl.job`)."""
+    inputs = [Inputs(source.files(), source.kind, source.text_encoding,
+                     [source.mapping] if source.mapping else [], source.feed, source.snapshot)
+              for source in job.sources]
+    thresholds = Thresholds(
+        LINK_THRESHOLD if job.link_threshold is None else job.link_threshold,
+        REVIEW_THRESHOLD if job.review_threshold is None else job.review_threshold)
+    return run_sources(inputs, engine, policy=job.policy, thresholds=thresholds, **options)
+
+
+def run_sources(
+    sources: list[Inputs],
+    engine: Engine,
+    *,
     keep_stages: Path | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
     policy: dict[str, str] | None = None,
     chunk_records: int | None = CHUNK_RECORDS,
     thresholds: Thresholds | None = None,
+    heartbeat: Callable[[int | None], None] | None = None,
 ) -> RunSummary:
-    """Extract, transform, match and load ``paths`` into ``engine``'s database.
+    """Extract, transform, match and load each of ``sources`` into ``engine``'s database.
 
     Inputs go through the stages in chunks of about ``chunk_records`` rows (records plus their
     clinical rows; a large clinic month is split by episodes), each loaded as its own atomic
     batch, so memory stays bounded;
     later chunks match against the persons earlier chunks loaded. ``keep_stages`` writes each
     stage's Parquet folder there (and processes everything as one chunk); ``dry_run`` stops
-    before loading and reports what would have been read and rejected.
+    before loading and reports what would have been read and rejected. ``heartbeat`` is called
+    between stages with the latest batch id (the run lock's sign of life).
+
+    A snapshot source's records are keyed within its feed (:func:`key_snapshot_records`) before
+    matching, and once all its files are loaded, the feed's records they no longer hold are
+    marked no longer current (:func:`etl.load.loader.retire_missing`), in a batch of their own.
     """
     summary = RunSummary(command="run", database=redact(str(engine.url)), dry_run=dry_run)
     clock = time.perf_counter()
     per_file: dict[str, FileCounts] = {}
     issues, rejects = [], []
 
-    def lap(stage: str, data: StageData) -> StageData:
+    def lap(stage: str, data: StageData, folder: Path | None) -> StageData:
         nonlocal clock
         now = time.perf_counter()
         summary.seconds[stage] = round(summary.seconds.get(stage, 0) + now - clock, 3)
@@ -63,47 +116,154 @@ def run(
                                       "rejects": len(data.rejects),
                                       "seconds": summary.seconds[stage],
                                       "peak_memory_mb": summary.peak_memory_mb})
-        if keep_stages is not None:
-            write_stage(data, Path(keep_stages) / stage)
+        if folder is not None:
+            write_stage(data, folder / stage)
+        if heartbeat:
+            heartbeat(summary.batch_id)
         return data
 
-    chunks = iter_extract(paths, kind=kind, text_encoding=text_encoding,
-                          mapping_files=mapping_files, progress=progress,
-                          chunk_records=None if keep_stages is not None else chunk_records)
-    for extracted in chunks:
-        lap("extract", extracted)
-        summary.notes += [f"{n['source_file']}: {n['message']}"
-                          for n in extracted.meta.get("notes", [])]
-        cleaned = lap("transform", transform_stage(extracted, policy=policy))
-        del extracted
-        matched = lap("match", match_stage(cleaned, engine, thresholds))
-        del cleaned
-        if matched.issues is not None and len(matched.issues):
-            issues.append(matched.issues[["slug"]])
-        if len(matched.rejects):
-            rejects.append(matched.rejects[["slug", "scope"]])
-        shas = list(matched.files["file_sha256"])
-        if dry_run:
-            counts = dry_run_counts(matched)
-        else:
-            load = load_stage(matched, engine, command="run", progress=progress)
-            lap("load", matched)
-            counts = load.files
-            summary.persons_created += load.persons_created
-            summary.persons_updated += load.persons_updated
-            summary.identifiers_added += load.identifiers_added
-            summary.rejects_added += load.rejects_added
-            summary.reviews_added += load.reviews_added
-            for name, n in load.clinical_rows.items():
-                summary.clinical_rows[name] = summary.clinical_rows.get(name, 0) + n
-            summary.batch_id = load.batch_id
-        for sha, c in zip(shas, counts, strict=True):
-            _merge(per_file, sha, c)
-        del matched
+    for number, source in enumerate(sources, 1):
+        folder = None if keep_stages is None else (
+            Path(keep_stages) if len(sources) == 1 else
+            Path(keep_stages) / f"{number}-{source.feed or 'source'}")
+        seen: Counter[str] = Counter()  # business keys of the feed's extract, for suffixes
+        feed_keys: set[str] = set()  # record keys of the feed's extract
+        shas: list[str] = []
+        unreadable = False
+        chunks = iter_extract(source.paths, kind=source.kind, text_encoding=source.text_encoding,
+                              mapping_files=source.mapping_files, progress=progress,
+                              chunk_records=None if keep_stages is not None else chunk_records)
+        for extracted in chunks:
+            lap("extract", extracted, folder)
+            summary.notes += [f"{n['source_file']}: {n['message']}"
+                              for n in extracted.meta.get("notes", [])]
+            unreadable |= bool((extracted.rejects["scope"] == "file").any())
+            cleaned = lap("transform", transform_stage(extracted, policy=policy), folder)
+            del extracted
+            if source.feed:
+                cleaned = key_snapshot_records(cleaned, source.feed, seen if source.snapshot
+                                               else None)
+                feed_keys.update(cleaned.records["record_key"])
+            matched = lap("match", match_stage(cleaned, engine, thresholds), folder)
+            del cleaned
+            if matched.issues is not None and len(matched.issues):
+                issues.append(matched.issues[["slug"]])
+            if len(matched.rejects):
+                rejects.append(matched.rejects[["slug", "scope"]])
+            chunk_shas = list(matched.files["file_sha256"])
+            if dry_run:
+                counts = dry_run_counts(matched)
+            else:
+                load = load_stage(matched, engine, command="run", progress=progress)
+                lap("load", matched, None)
+                counts = load.files
+                _add_load(summary, load)
+            for sha, c in zip(chunk_shas, counts, strict=True):
+                _merge(per_file, sha, c)
+                if sha not in shas:
+                    shas.append(sha)
+            del matched
+        if source.snapshot and not dry_run and shas:
+            _retire(summary, engine, source, feed_keys, shas[-1], per_file, unreadable)
     summary.files = list(per_file.values())
     summary.count_findings(pd.concat(issues) if issues else None,
                            pd.concat(rejects) if rejects else None)
     return summary
+
+
+def _add_load(summary: RunSummary, load: LoadCounts) -> None:
+    summary.persons_created += load.persons_created
+    summary.persons_updated += load.persons_updated
+    summary.identifiers_added += load.identifiers_added
+    summary.rejects_added += load.rejects_added
+    summary.reviews_added += load.reviews_added
+    for name, n in load.clinical_rows.items():
+        summary.clinical_rows[name] = summary.clinical_rows.get(name, 0) + n
+    if load.batch_id is not None:
+        summary.batch_id = load.batch_id
+        summary.batches.append(load.batch_id)
+
+
+def _retire(summary: RunSummary, engine: Engine, source: Inputs, seen: set[str], newest: str,
+            per_file: dict[str, FileCounts], unreadable: bool) -> None:
+    """Mark what the feed's extract no longer holds as no longer current — unless part of the
+    extract could not be read, or it holds no record at all: a broken file is not an empty
+    registry."""
+    if unreadable or not seen:
+        why = "a file of it could not be read" if unreadable else "it holds no record"
+        summary.notes.append(f"feed {source.feed}: records not in this extract were kept "
+                             f"current because {why}")
+        return
+    retired = retire_missing(engine, source.feed or "", seen, command="run")
+    if retired.batch_id is None:
+        return
+    per_file[newest].gone += retired.gone
+    summary.persons_updated += retired.persons_updated
+    summary.batch_id = retired.batch_id
+    summary.batches.append(retired.batch_id)
+    log.info("feed retired", extra={"feed": source.feed, "gone": retired.gone,
+                                    "batch": retired.batch_id})
+
+
+SERIAL_HEADERS = frozenset({"stt", "tt", "sott", "no", "so"})  # as etl/extract/sheets.py
+
+
+def key_snapshot_records(data: StageData, feed: str, seen: Counter[str] | None) -> StageData:
+    """Key a feed's clean records within the feed, so the next extract finds them again.
+
+    With ``seen`` (a snapshot feed) the record key becomes ``{kind}:{feed}:{business key}``
+    instead of the per-file ``{kind}:{file hash}:{row}``. The business key is ``pid-`` and a
+    hash of the personal ID number where it is structurally valid (``personal_id_status`` is
+    ``valid``: century/sex and year digits agree with the record); otherwise ``row-`` and a hash
+    of the identity as read: folded full name, birth date (year, month, day, precision), sex,
+    and the folded household head — or, for a row naming none, the folded permanent address.
+    The household head, not the address, so a household that moves keeps its keys. Keys hold
+    hashes, never an ID number in clear: they appear in review exports and explanations.
+    Two rows of one extract with one key are both kept: the second gets ``#2``, the third
+    ``#3``, in file and row order (``seen`` counts across the chunks of a run). The content hash
+    leaves out the row's serial number (STT), so a row that moved up only because an earlier
+    one vanished is unchanged. Every record also carries its ``feed``.
+    """
+    rec = data.records.copy()
+    rec["feed"] = feed
+    if seen is None or rec.empty:
+        return StageData(data.stage, data.files, rec, data.rejects, data.tables, data.issues,
+                         data.meta)
+    keys, hashes = [], []
+    for r in records_as_dicts(rec):
+        base = f"{r['source_kind']}:{feed}:{business_key(r)}"
+        seen[base] += 1
+        keys.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
+        raw = json.loads(r["raw"]) if r["raw"] else {}
+        hashes.append(record_hash({k: v for k, v in raw.items()
+                                   if fold(k).replace(".", "").replace(" ", "")
+                                   not in SERIAL_HEADERS}))
+    renamed = dict(zip(zip(rec["record_key"], rec["file_sha256"], strict=True), keys,
+                       strict=True))
+    rec["record_key"], rec["record_hash"] = keys, hashes
+    tables = {}
+    for name, table in data.tables.items():
+        if "record_key" in table.columns and "file_sha256" in table.columns:
+            table = table.assign(record_key=[
+                renamed.get((k, sha), k)
+                for k, sha in zip(table["record_key"], table["file_sha256"], strict=True)])
+        tables[name] = table
+    return StageData(data.stage, data.files, rec, data.rejects, tables, data.issues, data.meta)
+
+
+def business_key(r: dict[str, object]) -> str:
+    """A snapshot row's business key (see :func:`key_snapshot_records`)."""
+    if r.get("personal_id") and r.get("personal_id_status") == "valid":
+        return "pid-" + _digest(str(r["personal_id"]))
+    birth = "-".join(str(_value(r.get(f)) or "") for f in
+                     ("birth_year", "birth_month", "birth_day", "birth_date_precision"))
+    home = fold(r.get("household_head") or "") or fold(r.get("permanent_address") or "")
+    return "row-" + _digest("|".join((fold(r.get("full_name") or ""), birth,
+                                      str(r.get("sex") or ""), home)))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
 def _merge(per_file: dict[str, FileCounts], sha: str, counts: FileCounts) -> None:
@@ -112,7 +272,8 @@ def _merge(per_file: dict[str, FileCounts], sha: str, counts: FileCounts) -> Non
         per_file[sha] = counts
         return
     total = per_file[sha]
-    for name in ("read", "created", "updated", "unchanged", "rejected", "problems", "structure"):
+    for name in ("read", "created", "updated", "unchanged", "rejected", "problems", "structure",
+                 "linked", "new_persons", "review", "gone"):
         setattr(total, name, getattr(total, name) + getattr(counts, name))
 
 

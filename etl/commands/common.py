@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,12 +75,18 @@ def threshold_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class ProgressReporter:
-    """A rich bar on a terminal, a log line per step under cron, nothing with --quiet."""
+    """A rich bar on a terminal; under cron (no terminal) one line on stderr a minute
+    (``interval``), the first after a minute, so short runs print none; nothing with --quiet.
+    ``lines=False`` keeps those lines off (with --json: cron mails stdout and stderr as one
+    text, which must stay parseable). Every step also goes to the log file."""
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, quiet: bool, *, lines: bool = True, interval: float = 60.0) -> None:
         self.quiet = quiet
+        self.lines = lines
+        self.interval = interval
         self.bar: Progress | None = None
         self.tasks: dict[str, Any] = {}
+        self.started = self.last_line = time.monotonic()
 
     def __enter__(self) -> ProgressReporter:
         if not self.quiet and sys.stderr.isatty():
@@ -94,14 +101,25 @@ class ProgressReporter:
             self.bar.__exit__(None, None, None)
 
     def __call__(self, stage: str, done: int, total: int) -> None:
+        log.info("progress", extra={"stage": stage, "done": done, "total": total})
         if self.quiet:
             return
         if self.bar is None:
-            log.info("progress", extra={"stage": stage, "done": done, "total": total})
+            now = time.monotonic()
+            if self.lines and now - self.last_line >= self.interval:
+                self.last_line = now
+                minutes = int((now - self.started) // 60)
+                click.echo(f"progress: {stage} {done}/{total} ({minutes} min)", err=True)
             return
         if stage not in self.tasks:
             self.tasks[stage] = self.bar.add_task(stage, total=total)
         self.bar.update(self.tasks[stage], completed=done, total=total)
+
+
+# per file: rows by outcome (these reconcile with read), then records no longer current and
+# what matching did with the rows written
+SUMMARY_COLUMNS = ("read", "created", "updated", "unchanged", "rejected", "problems", "structure",
+                   "gone", "linked", "new_persons", "review")
 
 
 def render_summary(summary: RunSummary, as_json: bool, quiet: bool) -> None:
@@ -110,16 +128,15 @@ def render_summary(summary: RunSummary, as_json: bool, quiet: bool) -> None:
         return
     if quiet:
         return
-    console = Console() if sys.stdout.isatty() else Console(width=140)
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     title = "dry run: nothing loaded" if summary.dry_run else f"batch {summary.batch_id}"
     table = Table(title=f"hssk {summary.command} — {title}")
     table.add_column("file", overflow="fold")
     table.add_column("kind")
-    for col in ("read", "created", "updated", "unchanged", "rejected", "problems", "structure"):
-        table.add_column(col, justify="right")
+    for col in SUMMARY_COLUMNS:
+        table.add_column(col.replace("_", " "), justify="right")
     for f in summary.files:
-        table.add_row(f.source_file, f.kind, str(f.read), str(f.created), str(f.updated),
-                      str(f.unchanged), str(f.rejected), str(f.problems), str(f.structure))
+        table.add_row(f.source_file, f.kind, *(str(getattr(f, col)) for col in SUMMARY_COLUMNS))
     console.print(table)
     console.print(
         f"persons created {summary.persons_created}, updated {summary.persons_updated}; "

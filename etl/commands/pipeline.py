@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -159,7 +160,10 @@ def load_cmd(obj: Context, stage_dir: Path, as_json: bool) -> None:
 
 
 @click.command("run")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
+              help="Job file (YAML): database, sources, thresholds, policy, reject rate and "
+                   "summary folder; options given beside it override the file.")
 @click.option("--kind", type=_kind_choice(), default="auto", show_default=True,
               help="Treat every file as this kind instead of detecting it from its content.")
 @source_options
@@ -170,34 +174,90 @@ def load_cmd(obj: Context, stage_dir: Path, as_json: bool) -> None:
 @threshold_options
 @click.option("--max-reject-rate", type=click.FloatRange(0, 1), default=0.05, show_default=True,
               help="Exit with code 1 when more than this share of rows is rejected.")
+@click.option("--summary", "summary_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write the summary as batch-<id>.json into this folder.")
+@click.option("--wait", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Seconds to wait while another run holds the database; then exit 3.")
 @json_option
 @pass_context
-def run_cmd(obj: Context, paths: tuple[Path, ...], kind: str, text_encoding: str | None,
-            mapping_files: tuple[Path, ...], keep_stages: Path | None, dry_run: bool,
-            policy: Path | None, link_threshold: float, review_threshold: float,
-            max_reject_rate: float, as_json: bool) -> None:
-    """Extract, transform, match and load PATHS (files or folders, walked recursively).
+@click.pass_context
+def run_cmd(ctx: click.Context, obj: Context, paths: tuple[Path, ...], config: Path | None,
+            kind: str, text_encoding: str | None, mapping_files: tuple[Path, ...],
+            keep_stages: Path | None, dry_run: bool, policy: Path | None,
+            link_threshold: float, review_threshold: float, max_reject_rate: float,
+            summary_dir: Path | None, wait: float, as_json: bool) -> None:
+    """Extract, transform, match and load PATHS (files or folders, walked recursively), or the
+    sources of a job file (--config job.yaml), one run at a time per database.
 
     Each file's kind is detected from its content. Re-running the same files changes nothing.
+    A job's snapshot feeds are replaced by their newer extract: changed rows update their
+    record, vanished rows are marked no longer current. A second run at the same time waits
+    --wait seconds, then exits 3 naming the run that holds the database.
 
-    Example: hssk run data/samples/
+    Example: hssk run data/samples/    ·    hssk run --config data/job.example.yaml
     """
-    from etl.load.db import require_current
+    from etl.errors import UsageError
+    from etl.load.db import connect, require_current
+    from etl.load.lock import RunLock
     from etl.match.engine import Thresholds
-    from etl.pipeline import run
+    from etl.pipeline import run, run_job
+    from etl.summary import write_summary
     from etl.transform.validate import load_policy
 
-    engine = obj.engine()
+    if not paths and config is None:
+        raise UsageError("give PATHS (files or folders) or --config job.yaml")
+    job = _job_with_overrides(ctx, config, paths) if config else None
+    engine = connect(job.database if job and job.database else obj.db) if job else obj.engine()
     require_current(engine)
-    with ProgressReporter(obj.quiet) as progress:
-        summary = run(list(paths), engine, kind=None if kind == "auto" else kind,
-                      text_encoding=text_encoding, mapping_files=list(mapping_files),
-                      keep_stages=keep_stages, dry_run=dry_run, progress=progress,
-                      policy=load_policy(policy) if policy else None,
-                      thresholds=Thresholds(link_threshold, review_threshold))
+    common = {"keep_stages": keep_stages, "dry_run": dry_run}
+    with RunLock(engine, command="run", wait=wait) as lock, \
+            ProgressReporter(obj.quiet, lines=not as_json) as progress:
+        if job is not None:
+            summary = run_job(job, engine, progress=progress, heartbeat=lock.beat, **common)
+        else:
+            summary = run(list(paths), engine, kind=None if kind == "auto" else kind,
+                          text_encoding=text_encoding, mapping_files=list(mapping_files),
+                          progress=progress, heartbeat=lock.beat,
+                          policy=load_policy(policy) if policy else None,
+                          thresholds=Thresholds(link_threshold, review_threshold), **common)
+    folder = summary_dir or (job.summary if job else None)
+    if folder is not None:
+        write_summary(summary, folder)
     render_summary(summary, as_json, obj.quiet)
-    if summary.read and summary.rejected / max(summary.read, 1) > max_reject_rate:
+    limit = job.max_reject_rate if job and job.max_reject_rate is not None else max_reject_rate
+    if summary.read and summary.rejected / max(summary.read, 1) > limit:
         raise SystemExit(EXIT_REJECTS)
+
+
+def _job_with_overrides(ctx: click.Context, config: Path, paths: tuple[Path, ...]):  # type: ignore[no-untyped-def]
+    """The job file with the options given on the command line laid over it."""
+    from click.core import ParameterSource
+
+    from etl.errors import UsageError
+    from etl.job import load_job
+    from etl.transform.validate import load_policy
+
+    given = {name for name in ctx.params
+             if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
+    if paths:
+        raise UsageError("give PATHS or --config, not both",
+                         hint="list every source in the job file's 'sources'")
+    per_source = given & {"kind", "text_encoding", "mapping_files"}
+    if per_source:
+        option = "--" + sorted(per_source)[0].replace("_files", "").replace("_", "-")
+        raise UsageError(f"{option} applies to PATHS; with --config set it per source in the "
+                         "job file")
+    job = load_job(config)
+    overrides = {name: ctx.params[name] for name in
+                 ("link_threshold", "review_threshold", "max_reject_rate") if name in given}
+    if "policy" in given:
+        overrides["policy"] = load_policy(ctx.params["policy"])
+    if "summary_dir" in given:
+        overrides["summary"] = ctx.params["summary_dir"]
+    root = ctx.find_root()
+    if root.get_parameter_source("db") == ParameterSource.COMMANDLINE:
+        overrides["database"] = root.params["db"]
+    return dataclasses.replace(job, **overrides)
 
 
 def register(group: click.Group) -> None:

@@ -1,16 +1,18 @@
 """Write a matched stage into the HSSK database in one transaction, idempotently.
 
 Source records are upserted by their business key (``record_key``) and content hash, so
-re-loading yesterday's files changes nothing; persons are created for new person ids and have
-their empty fields filled from new evidence; identifiers and rejects are added once. The batch
-row is written in the same transaction as the data it describes.
+re-loading yesterday's files changes nothing; a changed record keeps its previous version in
+``source_record_versions``. Persons are created for new person ids, and every person a batch
+touches is recomputed from all its current source records by the survivorship rules of
+:mod:`etl.load.survivorship`. Records a snapshot feed's newer extract no longer holds are
+marked no longer current (``retire_missing``), never deleted. Identifiers and rejects are added
+once. The batch row is written in the same transaction as the data it describes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections import defaultdict
 from collections.abc import Callable
 
 import pandas as pd
@@ -23,6 +25,7 @@ from etl.load import schema as s
 from etl.load.bulk import bulk_insert, bulk_update, bulk_upsert
 from etl.load.clinical import write_clinical
 from etl.load.db import require_current
+from etl.load.survivorship import GOLDEN_FIELDS, golden_values
 from etl.stage import StageData, as_objects, records_as_dicts
 from etl.stage import value as _value
 from etl.summary import FileCounts, LoadCounts, reject_counts
@@ -51,42 +54,12 @@ RECORD_FIELDS = [
     "cmnd", "passport", "insurance_cards", "social_insurance_code", "facility_code",
     "facility_patient_id", "household_head_key", "phone", "match_score",
 ]
-_BIRTH = ("birth_year", "birth_month", "birth_day", "birth_date_precision")
 
 
 def _priority() -> dict[str, int]:
     prio = {kind: m.priority for kind, m in builtin_mappings().items()}
     prio.setdefault("clinic-xml", 30)
     return prio
-
-
-def _person_values(rec: pd.DataFrame, priority: dict[str, int]) -> dict[str, dict[str, object]]:
-    """Each person's administrative fields, by person id: every field from the most
-    authoritative source that has it; birth-date parts travel together, from the record with
-    the finest precision."""
-    frame = rec.assign(_p=rec["source_kind"].map(lambda k: priority.get(k, 50)))
-    frame = frame.sort_values(["person_id", "_p", "record_key"], kind="stable")
-    plain = {f: c for f, c in PERSON_FIELDS.items() if f not in _BIRTH}
-    firsts = frame.groupby("person_id", sort=False)[sorted(set(plain.values()))].first()
-    rank = {"day": 0, "month": 1, "year": 2}
-    dated = frame[frame["birth_year"].notna()]
-    dated = dated.assign(_r=dated["birth_date_precision"].map(rank)).sort_values(
-        ["person_id", "_r", "_p", "record_key"], kind="stable")
-    births = dated.groupby("person_id", sort=False)[list(_BIRTH)].first()
-    out: dict[str, dict[str, object]] = {}
-    for person_id, row in zip(firsts.index, records_as_dicts(firsts), strict=True):
-        values = {f: row[c] for f, c in plain.items()}
-        values.update({f: None for f in _BIRTH})
-        values["birth_date"] = None
-        out[person_id] = values
-    for person_id, row in zip(births.index, records_as_dicts(births), strict=True):
-        values = out[person_id]
-        values.update({f: _int(row[f]) if f != "birth_date_precision" else row[f]
-                       for f in _BIRTH})
-        row = values
-        if row["birth_date_precision"] == "day":
-            values["birth_date"] = dt.date(row["birth_year"], row["birth_month"], row["birth_day"])
-    return out
 
 
 def _file_ids(conn: Connection, data: StageData, batch_id: int) -> dict[str, int]:
@@ -104,11 +77,24 @@ def _file_ids(conn: Connection, data: StageData, batch_id: int) -> dict[str, int
     return dict(found.all())
 
 
+def _chunks(items: list, size: int = 5000):  # type: ignore[no-untyped-def]
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
 def load_stage(data: StageData, engine: Engine, *, command: str = "load",
                progress: Progress | None = None) -> LoadCounts:
-    """Load a matched stage; returns counts per file and per table (see :mod:`etl.summary`)."""
+    """Load a matched stage; returns counts per file and per table (see :mod:`etl.summary`).
+
+    A record is *created* (new key), *updated* (its content or person changed, or it was no
+    longer current and is back; the version it replaces is kept in ``source_record_versions``)
+    or *unchanged* (nothing is written). Every person a created or updated record touches is
+    then recomputed from all its current records (:mod:`etl.load.survivorship`).
+    """
     require_current(engine)
     rec = as_objects(data.records.reset_index(drop=True))
+    if "feed" not in rec.columns:
+        rec["feed"] = None
     counts = LoadCounts()
     started = dt.datetime.now()
     with engine.begin() as conn:
@@ -118,33 +104,45 @@ def load_stage(data: StageData, engine: Engine, *, command: str = "load",
         counts.batch_id = batch_id
         file_ids = _file_ids(conn, data, batch_id)
 
-        existing: dict[str, tuple[int, str, str]] = {}
+        sr = s.source_records.c
+        existing: dict[str, tuple[int, str, str, bool]] = {}
         keys = rec["record_key"].tolist()
-        for start in range(0, len(keys), 5000):
-            chunk = keys[start:start + 5000]
-            for rid, key, rhash, person in conn.execute(
-                    sa.select(s.source_records.c.id, s.source_records.c.record_key,
-                              s.source_records.c.record_hash, s.source_records.c.person_id)
-                    .where(s.source_records.c.record_key.in_(chunk))):
-                existing[key] = (rid, rhash, person)
-        status = []
+        for chunk in _chunks(keys):
+            for rid, key, rhash, person, current in conn.execute(
+                    sa.select(sr.id, sr.record_key, sr.record_hash, sr.person_id, sr.is_current)
+                    .where(sr.record_key.in_(chunk))):
+                existing[key] = (rid, rhash, person, bool(current))
+        status, replaced, moved_from = [], [], set()
         for key, rhash, person in zip(rec["record_key"], rec["record_hash"], rec["person_id"],
                                       strict=True):
             old = existing.get(key)
             if old is None:
                 status.append("created")
-            elif old[1] == rhash and old[2] == person:
+            elif old[1] == rhash and old[2] == person and old[3]:
                 status.append("unchanged")
             else:
                 status.append("updated")
+                if old[1] != rhash:
+                    replaced.append(key)
+                if old[2] != person:
+                    moved_from.add(old[2])
         rec["_status"] = status
         if progress:
             progress("load", 1, 4)
 
-        _write_persons(conn, rec[rec["_status"] != "unchanged"], batch_id, counts)
+        changed = rec[rec["_status"] != "unchanged"]
+        known_persons: set[str] = set()
+        wanted = sorted(set(changed["person_id"]))
+        for chunk in _chunks(wanted):
+            known_persons.update(conn.execute(sa.select(s.persons.c.person_id)
+                                              .where(s.persons.c.person_id.in_(chunk))).scalars())
+        new_persons = [p for p in wanted if p not in known_persons]
+        bulk_insert(conn, s.persons, [{"person_id": p, "created_batch_id": batch_id,
+                                       "updated_batch_id": batch_id} for p in new_persons])
         if progress:
             progress("load", 2, 4)
-        changed = rec[rec["_status"] != "unchanged"]
+        _keep_versions(conn, replaced, batch_id)
+        changed_dicts = records_as_dicts(changed)
         record_rows = [
             {"record_key": r["record_key"], "source_kind": r["source_kind"],
              "source_file_id": file_ids[r["file_sha256"]], "locator": r["locator"],
@@ -153,35 +151,33 @@ def load_stage(data: StageData, engine: Engine, *, command: str = "load",
              "updated_batch_id": batch_id, "commune_code": _value(r["permanent_commune_code"]),
              "mother_key": fold(r["mother_name"]) or None if r["mother_name"] else None,
              "raw": r["raw"], **{c: _value(r[c]) for c in RECORD_FIELDS},
-             **{c: _int(r[c]) for c in ("birth_year", "birth_month", "birth_day")}}
-            for r in records_as_dicts(changed)
+             **{c: _int(r[c]) for c in ("birth_year", "birth_month", "birth_day")},
+             "feed": _value(r["feed"]), "is_current": True, "superseded_batch_id": None,
+             "person_values": json.dumps(_record_person_values(r), ensure_ascii=False)}
+            for r in changed_dicts
         ]
         update_cols = [c for c in (record_rows[0] if record_rows else {})
                        if c not in ("record_key", "created_batch_id")]
         bulk_upsert(conn, s.source_records, record_rows, ["record_key"], update_cols)
+        counts.persons_created = len(new_persons)
+        counts.persons_updated = refresh_persons(
+            conn, set(wanted) | moved_from, batch_id, created=set(new_persons))
         if progress:
             progress("load", 3, 4)
         counts.identifiers_added = _write_identifiers(conn, changed, batch_id)
         changed_keys = set(changed["record_key"])
         loaded: dict[str, tuple[int, str]] = {}
-        for start in range(0, len(keys), 5000):
-            chunk = [k for k in keys[start:start + 5000] if k in changed_keys]
+        for chunk in _chunks(keys):
+            chunk = [k for k in chunk if k in changed_keys]
             if chunk:
                 loaded.update({k: (rid, person) for rid, k, person in conn.execute(
-                    sa.select(s.source_records.c.id, s.source_records.c.record_key,
-                              s.source_records.c.person_id)
-                    .where(s.source_records.c.record_key.in_(chunk)))})
+                    sa.select(sr.id, sr.record_key, sr.person_id)
+                    .where(sr.record_key.in_(chunk)))})
         counts.clinical_rows = write_clinical(conn, data.tables, loaded)
-        counts.reviews_added = _write_reviews(conn, data.tables.get("review"), batch_id)
+        review = data.tables.get("review")
+        counts.reviews_added = _write_reviews(conn, review, batch_id)
         counts.rejects_added = _write_rejects(conn, data.rejects, batch_id)
-
-        for f in data.files.itertuples():
-            in_file = rec[rec["file_sha256"] == f.file_sha256]["_status"].value_counts()
-            counts.files.append(FileCounts(
-                source_file=f.source_file, kind=f.kind, read=int(f.rows),
-                created=int(in_file.get("created", 0)), updated=int(in_file.get("updated", 0)),
-                unchanged=int(in_file.get("unchanged", 0)), structure=_int(f.structure_rows) or 0,
-                **reject_counts(data.rejects, f.file_sha256)))
+        counts.files = _file_counts(data, rec, set(new_persons), known_persons, review)
         counts.finished_at = dt.datetime.now()
         conn.execute(s.batches.update().where(s.batches.c.id == batch_id).values(
             finished_at=counts.finished_at, status="committed",
@@ -191,37 +187,129 @@ def load_stage(data: StageData, engine: Engine, *, command: str = "load",
     return counts
 
 
-def _write_persons(conn: Connection, rec: pd.DataFrame, batch_id: int, counts: LoadCounts) -> None:
-    if rec.empty:
-        return
-    person_ids = sorted(set(rec["person_id"]))
-    known: dict[str, dict[str, object]] = {}
-    cols = [s.persons.c.person_id, *[s.persons.c[f] for f in PERSON_FIELDS]]
-    for start in range(0, len(person_ids), 5000):
-        chunk = person_ids[start:start + 5000]
-        for row in conn.execute(sa.select(*cols).where(s.persons.c.person_id.in_(chunk))):
-            known[row.person_id] = dict(row._mapping)
-    new_rows, updates = [], []
-    for person_id, values in sorted(_person_values(rec, _priority()).items()):
-        if person_id not in known:
-            new_rows.append({"person_id": person_id, "created_batch_id": batch_id,
-                             "updated_batch_id": batch_id, **values})
-            continue
-        current = known[person_id]
-        fill = {f: v for f, v in values.items()
-                if f in PERSON_FIELDS and f not in _BIRTH and v is not None and current[f] is None}
-        if current["birth_year"] is None and values["birth_year"] is not None:
-            fill.update({f: values[f] for f in (*_BIRTH, "birth_date")})
-        if fill:
-            updates.append({"person_id": person_id, "updated_batch_id": batch_id, **fill})
-    bulk_insert(conn, s.persons, new_rows)
-    by_shape: dict[tuple[str, ...], list[dict[str, object]]] = defaultdict(list)
-    for row in updates:
-        by_shape[tuple(sorted(row))].append(row)
-    for rows in by_shape.values():
-        bulk_update(conn, s.persons, "person_id", rows)
-    counts.persons_created = len(new_rows)
-    counts.persons_updated = len(updates)
+def _file_counts(data: StageData, rec: pd.DataFrame, new_persons: set[str],
+                 known_persons: set[str], review: pd.DataFrame | None) -> list[FileCounts]:
+    """Per file: rows by outcome, and what matching did with the rows it wrote — linked to a
+    person the database already had, new persons (each counted in the first file holding one
+    of its records), records in a pair sent to review."""
+    in_review: set[str] = set()
+    if review is not None and len(review):
+        in_review = set(review["record_key_a"]) | set(review["record_key_b"])
+    first_file: dict[str, str] = {}
+    for person, sha, state in zip(rec["person_id"], rec["file_sha256"], rec["_status"],
+                                  strict=True):
+        if state != "unchanged" and person in new_persons:
+            first_file.setdefault(person, sha)
+    new_by_file = pd.Series(list(first_file.values()), dtype=object).value_counts()
+    out = []
+    for f in data.files.itertuples():
+        mine = rec[rec["file_sha256"] == f.file_sha256]
+        states = mine["_status"].value_counts()
+        written = mine[mine["_status"] != "unchanged"]
+        out.append(FileCounts(
+            source_file=f.source_file, kind=f.kind, read=int(f.rows),
+            created=int(states.get("created", 0)), updated=int(states.get("updated", 0)),
+            unchanged=int(states.get("unchanged", 0)), structure=_int(f.structure_rows) or 0,
+            linked=int((written["person_id"].isin(known_persons)
+                        & (written["match_rule"] != "known-record")).sum()),
+            new_persons=int(new_by_file.get(f.file_sha256, 0)),
+            review=int(mine["record_key"].isin(in_review).sum()),
+            **reject_counts(data.rejects, f.file_sha256)))
+    return out
+
+
+def _record_person_values(r: dict[str, object]) -> dict[str, object]:
+    """The person fields one clean record gives (stored with it, for survivorship)."""
+    values = {f: _value(r.get(c)) for f, c in PERSON_FIELDS.items()}
+    values.update({f: _int(values[f]) for f in ("birth_year", "birth_month", "birth_day")})
+    return values
+
+
+def _keep_versions(conn: Connection, keys: list[str], batch_id: int) -> None:
+    """Copy the stored version of records whose content this batch replaces into
+    ``source_record_versions`` (with the batch that had loaded it)."""
+    sr, v = s.source_records.c, s.source_record_versions
+    for chunk in _chunks(keys):
+        conn.execute(v.insert().from_select(
+            ["source_record_id", "record_hash", "raw", "source_file_id", "locator", "batch_id",
+             "replaced_batch_id"],
+            sa.select(sr.id, sr.record_hash, sr.raw, sr.source_file_id, sr.locator,
+                      sr.updated_batch_id, sa.literal(batch_id, sa.Integer))
+            .where(sr.record_key.in_(chunk))))
+
+
+# source_records columns standing in for person values of records loaded before 0003
+_LEGACY_VALUES = {"full_name": "full_name", "sex": "sex", "birth_year": "birth_year",
+                  "birth_month": "birth_month", "birth_day": "birth_day",
+                  "birth_date_precision": "birth_date_precision", "phone": "phone",
+                  "permanent_commune_code": "commune_code"}
+
+
+def refresh_persons(conn: Connection, person_ids: set[str], batch_id: int, *,
+                    created: set[str] = frozenset()) -> int:  # type: ignore[assignment]
+    """Recompute ``person_ids`` from all their current source records by the survivorship rules;
+    write the persons whose values changed. Returns how many of them were not ``created`` by
+    this batch (persons updated)."""
+    if not person_ids:
+        return 0
+    sr, p = s.source_records.c, s.persons.c
+    rows: list[dict[str, object]] = []
+    before: dict[str, dict[str, object]] = {}
+    for chunk in _chunks(sorted(person_ids)):
+        for r in conn.execute(
+                sa.select(sr.person_id, sr.source_kind, sr.record_key, sr.updated_batch_id,
+                          sr.person_values, *[sr[c] for c in set(_LEGACY_VALUES.values())])
+                .where(sr.person_id.in_(chunk), sr.is_current.is_(True))):
+            m = r._mapping
+            values = (json.loads(m["person_values"]) if m["person_values"] else
+                      {f: m[c] for f, c in _LEGACY_VALUES.items()})
+            rows.append({"person_id": m["person_id"], "source_kind": m["source_kind"],
+                         "record_key": m["record_key"],
+                         "updated_batch_id": m["updated_batch_id"],
+                         **{f: values.get(f) for f in PERSON_FIELDS}})
+        for r in conn.execute(sa.select(p.person_id, *[p[f] for f in GOLDEN_FIELDS])
+                              .where(p.person_id.in_(chunk))):
+            before[r.person_id] = dict(r._mapping)
+    frame = pd.DataFrame(rows, columns=["person_id", "source_kind", "record_key",
+                                        "updated_batch_id", *PERSON_FIELDS])
+    golden = golden_values(as_objects(frame), _priority())
+    updates = []
+    for person_id, values in sorted(golden.items()):
+        old = before.get(person_id, {})
+        if any(old.get(f) != values[f] for f in GOLDEN_FIELDS):
+            updates.append({"person_id": person_id, "updated_batch_id": batch_id, **values})
+    bulk_update(conn, s.persons, "person_id", updates)
+    return sum(u["person_id"] not in created for u in updates)
+
+
+def retire_missing(engine: Engine, feed: str, seen_keys: set[str], *,
+                   command: str = "run") -> LoadCounts:
+    """Mark the current records of snapshot ``feed`` that its newest extract (``seen_keys``)
+    no longer holds as no longer current, in one batch; they are never deleted. Their persons
+    are recomputed from the records that remain current. No batch when nothing is gone."""
+    require_current(engine)
+    counts = LoadCounts()
+    sr = s.source_records.c
+    with engine.begin() as conn:
+        current = conn.execute(sa.select(sr.id, sr.record_key, sr.person_id)
+                               .where(sr.feed == feed, sr.is_current.is_(True))).all()
+        gone = [(rid, person) for rid, key, person in current if key not in seen_keys]
+        if not gone:
+            return counts
+        counts.batch_id = conn.execute(s.batches.insert().values(
+            started_at=dt.datetime.now(), status="running", command=command,
+            tool_version=__version__).returning(s.batches.c.id)).scalar_one()
+        for chunk in _chunks([rid for rid, _ in gone]):
+            conn.execute(s.source_records.update().where(sr.id.in_(chunk)).values(
+                is_current=False, superseded_batch_id=counts.batch_id))
+        counts.gone = len(gone)
+        counts.feed = feed
+        counts.persons_updated = refresh_persons(conn, {p for _, p in gone}, counts.batch_id)
+        counts.finished_at = dt.datetime.now()
+        conn.execute(s.batches.update().where(s.batches.c.id == counts.batch_id).values(
+            finished_at=counts.finished_at, status="committed",
+            summary=json.dumps(counts.as_dict(), ensure_ascii=False, default=str)))
+    return counts
 
 
 def identifiers_of(r: dict[str, object]) -> list[tuple[str, str, str]]:

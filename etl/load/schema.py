@@ -142,6 +142,13 @@ source_records = sa.Table(
     sa.Column("mother_key", sa.Text),
     sa.Column("phone", sa.Text),
     sa.Column("raw", sa.Text),  # the source row as JSON, for audit and re-processing
+    # snapshot feeds (``hssk run --config``): the feed a record belongs to; a record its feed's
+    # newer extract no longer holds stays, no longer current, with the batch that retired it
+    sa.Column("feed", sa.Text, index=True),
+    sa.Column("is_current", sa.Boolean, nullable=False, server_default="1"),
+    sa.Column("superseded_batch_id", sa.Integer),  # a batches.id; no FK, so SQLite can drop it
+    # the person fields this record gives (JSON), which survivorship recomputes persons from
+    sa.Column("person_values", sa.Text),
 )
 
 person_identifiers = sa.Table(
@@ -183,6 +190,33 @@ rejects = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("raw", sa.Text),
     sa.UniqueConstraint("file_sha256", "locator", "slug", "field"),
+)
+
+# A source record's previous versions: what a snapshot feed's newer extract replaced.
+source_record_versions = sa.Table(
+    "source_record_versions", metadata,
+    _id(),
+    sa.Column("source_record_id", sa.Integer, sa.ForeignKey("source_records.id"),
+              nullable=False, index=True),
+    sa.Column("record_hash", sa.Text, nullable=False),
+    sa.Column("raw", sa.Text),
+    sa.Column("source_file_id", sa.Integer, sa.ForeignKey("source_files.id"), nullable=False),
+    sa.Column("locator", sa.Text, nullable=False),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("batches.id"), nullable=False),  # loaded it
+    sa.Column("replaced_batch_id", sa.Integer, sa.ForeignKey("batches.id"), nullable=False),
+)
+
+# One run at a time (etl/load/lock.py): at most one row per lock name, inserted if absent.
+run_lock = sa.Table(
+    "run_lock", metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("token", sa.Text, nullable=False),  # the holder's own random token
+    sa.Column("holder_pid", sa.Integer, nullable=False),
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("command", sa.Text),
+    sa.Column("batch_id", sa.Integer),  # the holder's latest committed batch, if any
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("heartbeat", sa.DateTime, nullable=False),
 )
 
 # --- Part 2: history and risk factors (tiền sử, yếu tố nguy cơ) ---------------------------

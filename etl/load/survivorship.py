@@ -1,0 +1,116 @@
+"""The golden record: a person's administrative fields, recomputed from all their current source
+records by rules declared once, here.
+
+After every load the loader recomputes each person it touched (a record created, changed, moved
+to or from the person, or no longer current) from *all* the person's current source records, so
+a corrected birth date in next month's registry reaches the person, and a value only a retired
+record gave goes away with it. A person whose records are all no longer current keeps the
+values it last had.
+
+Each rule names a group of fields that travel together (a name's parts, an address with its
+commune code, the birth date's parts with its precision), taken from the first record, in the
+rule's order, that gives any field of the group:
+
+* ``registry-first`` — the most authoritative source kind first (each mapping's ``priority``,
+  lower wins: registry 10, insurance 20, clinic 30, school exam 40, adult exam 45, immunization
+  50), then the newest record (the batch that last wrote it);
+* ``newest`` — the newest current record first, then the most authoritative source;
+* ``finest-birth-date`` — the finest precision first (day, then month, then year only), then the
+  most authoritative source, then the newest record.
+
+Ties end on the record key, so the same records always give the same person.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+import pandas as pd
+
+REGISTRY_FIRST = "registry-first"
+NEWEST = "newest"
+FINEST_BIRTH_DATE = "finest-birth-date"
+
+# group → (rule, person fields that travel together). Every administrative person field is in
+# exactly one group; ``birth_date`` is derived from the birth group.
+RULES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "name": (REGISTRY_FIRST, ("full_name", "family_name", "middle_name", "given_name",
+                              "name_key")),
+    "sex": (REGISTRY_FIRST, ("sex",)),
+    "ethnicity": (REGISTRY_FIRST, ("ethnicity_code",)),
+    "religion": (REGISTRY_FIRST, ("religion",)),
+    "nationality": (REGISTRY_FIRST, ("nationality",)),
+    "occupation": (REGISTRY_FIRST, ("occupation",)),
+    "household": (REGISTRY_FIRST, ("household_code", "household_head_name", "relation_to_head")),
+    "father": (REGISTRY_FIRST, ("father_name",)),
+    "mother": (REGISTRY_FIRST, ("mother_name",)),
+    "permanent_address": (NEWEST, ("permanent_address", "permanent_commune_code")),
+    "current_address": (NEWEST, ("current_address", "current_commune_code")),
+    "phone": (NEWEST, ("phone",)),
+    "email": (NEWEST, ("email",)),
+    "birth": (FINEST_BIRTH_DATE, ("birth_year", "birth_month", "birth_day",
+                                  "birth_date_precision")),
+}
+GOLDEN_FIELDS: tuple[str, ...] = tuple(f for _, fields in RULES.values() for f in fields) + (
+    "birth_date",)
+_PRECISION_RANK = {"day": 0, "month": 1, "year": 2}
+_ORDER = {  # sort columns of each rule; _p: source priority, _age: newest first, then the key
+    REGISTRY_FIRST: ["_p", "_age", "record_key"],
+    NEWEST: ["_age", "_p", "record_key"],
+    FINEST_BIRTH_DATE: ["_rank", "_p", "_age", "record_key"],
+}
+
+
+def golden_values(records: pd.DataFrame, priority: dict[str, int]) -> dict[str, dict[str, object]]:
+    """Person id → every field of :data:`GOLDEN_FIELDS`, from ``records``: current source
+    records with ``person_id``, ``source_kind``, ``record_key``, ``updated_batch_id`` (how new
+    the record's content is) and the person fields each gives."""
+    if records.empty:
+        return {}
+    frame = records.assign(
+        _p=records["source_kind"].map(lambda k: priority.get(k, 50)),
+        _age=-records["updated_batch_id"].astype("int64"),
+        _rank=records["birth_date_precision"].map(lambda p: _PRECISION_RANK.get(p, 9)),
+    )
+    out: dict[str, dict[str, object]] = {p: dict.fromkeys(GOLDEN_FIELDS)
+                                         for p in frame["person_id"].unique()}
+    for rule, fields in RULES.values():
+        given = frame[list(fields)].notna().any(axis=1)
+        if rule == FINEST_BIRTH_DATE:
+            given &= frame["birth_year"].notna()
+        chosen = (frame[given].sort_values(["person_id", *_ORDER[rule]], kind="stable")
+                  .drop_duplicates("person_id", keep="first"))
+        for person_id, *values in chosen[["person_id", *fields]].itertuples(index=False):
+            out[person_id].update(zip(fields, map(_plain, values), strict=True))
+    for values in out.values():
+        values["birth_date"] = _birth_date(values)
+    return out
+
+
+def _plain(value: object) -> object:
+    """None for missing values, Python ints for the numpy ints pandas hands back."""
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+        return None
+    if hasattr(value, "item"):
+        return value.item()  # type: ignore[union-attr]
+    return value
+
+
+def _birth_date(values: dict[str, object]) -> dt.date | None:
+    if values["birth_date_precision"] != "day":
+        return None
+    try:
+        return dt.date(int(values["birth_year"]), int(values["birth_month"]),  # type: ignore[arg-type]
+                       int(values["birth_day"]))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def describe() -> Iterable[str]:
+    """The rules in words, one line per group (for docs and ``--help``)."""
+    words = {REGISTRY_FIRST: "most authoritative source (registry first), then newest record",
+             NEWEST: "newest current record, then most authoritative source",
+             FINEST_BIRTH_DATE: "finest precision, then most authoritative source, then newest"}
+    for group, (rule, fields) in RULES.items():
+        yield f"{group} ({', '.join(fields)}): {words[rule]}"
