@@ -87,8 +87,9 @@ COMMUNE_COLUMNS = ["commune_code", "commune", *MEASURES, "commune_code_2025", "c
                    "district_code", "district", "province_code", "province"]
 
 DEFINITIONS: tuple[tuple[str, str], ...] = (
-    ("residents", "persons with at least one record from a population-registry source "
-                  "(source kind 'registry'); every other measure counts residents only"),
+    ("residents", "persons with at least one current record from a population-registry source "
+                  "(source kind 'registry', not retired by a newer snapshot); every other "
+                  "measure counts residents only"),
     ("with_health_data", "residents whose record holds " + "; or ".join(HEALTH_DATA.values())),
     ("visited_12m", "residents with an exam or visit dated in the 12 months up to the report "
                     "date (undated exams are not counted)"),
@@ -113,11 +114,12 @@ def target_for(as_of: dt.date, override: float | None = None) -> PlanTarget:
 
 
 def residents_query() -> sa.Select:
-    """The denominator: persons with at least one registry record, and the first batch that
-    brought one (for the trend). The one place that says who is a resident."""
+    """The denominator: persons with at least one current registry record (one a newer
+    snapshot of its feed still holds), and the first batch that brought one (for the trend).
+    The one place that says who is a resident."""
     sr = s.source_records
     return (sa.select(sr.c.person_id, sa.func.min(sr.c.created_batch_id).label("first_batch"))
-            .where(sr.c.source_kind == "registry")
+            .where(sr.c.source_kind == "registry", sr.c.is_current.is_(True))
             .group_by(sr.c.person_id))
 
 

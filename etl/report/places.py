@@ -1,8 +1,7 @@
 """Names of administrative units for reports: commune, district and province, old and new.
 
-``etl.reference`` is the one place the lists live; this module only asks it. It uses the
-nationwide lists (``admin_units_2024``, ``admin_units_2025``, ``admin_crosswalk_2025``) and falls
-back to the Mường Lát sample list (``communes.csv``) if a build lacks them.
+``etl.reference`` is the one place the lists live; this module only asks it, through the
+nationwide lists (``admin_units_2024``, ``admin_units_2025``, ``admin_crosswalk_2025``).
 """
 
 from __future__ import annotations
@@ -47,10 +46,7 @@ class Places:
         return self.communes_2025.get(code) if isinstance(code, str) else None
 
 
-def _nationwide() -> Places | None:
-    if not all(hasattr(reference, name) for name in
-               ("admin_units_2024", "admin_units_2025", "admin_crosswalk_2025")):
-        return None
+def _nationwide() -> Places:
     default_new: dict[str, str] = {}
     for row in reference.admin_crosswalk_2025():
         old, new = row["old_commune_code"], row["new_commune_code"]
@@ -70,22 +66,7 @@ def _nationwide() -> Places | None:
                   "admin_crosswalk_2025)")
 
 
-def _sample_list() -> Places:
-    provinces = reference.provinces()
-    communes, communes_2025 = {}, {}
-    for row in reference.communes():
-        province = provinces.get(row["province_code"], {})
-        communes[row["code"]] = Commune(
-            row["code"], row["name"], row["district_code"], row["district_name"],
-            row["province_code"], province.get("name"), row["code_2025"] or None)
-        if row["code_2025"]:
-            communes_2025[row["code_2025"]] = Commune2025(
-                row["code_2025"], row["name_2025"], province.get("code_2025"),
-                province.get("name_2025"))
-    return Places(communes, communes_2025, "etl.reference communes.csv (Mường Lát only)")
-
-
 @functools.cache
 def places() -> Places:
-    """The nationwide administrative lists, or the Mường Lát sample list without them."""
-    return _nationwide() or _sample_list()
+    """The nationwide administrative lists, by code."""
+    return _nationwide()

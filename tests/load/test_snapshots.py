@@ -290,3 +290,22 @@ def test_new_clinic_months_and_workbooks_match_against_the_database(db, samples)
     assert linked > 0.9 * written and "known-record" not in rules
     assert persons_after - persons_before == later.persons_created == sum(
         f.new_persons for f in later.files)
+
+
+def test_a_retired_registry_row_leaves_the_coverage_denominator(db, tmp_path):
+    from etl.pipeline import run
+    from etl.report.coverage import residents_query
+
+    path = tmp_path / "dan_cu.csv"
+    header = "STT,Số định danh cá nhân,Họ và tên,Ngày sinh,Giới tính\n"
+    a = "038062001234,Giàng A Páo,1962,Nam\n"
+    b = "038165004321,Lò Thị Hương,05/09/1965,Nữ\n"
+    path.write_text(header + "1," + a + "2," + b, encoding="utf-8")
+    run([path], db, kind="registry", feed="registry", snapshot=True)
+    path.write_text(header + "1," + a, encoding="utf-8")
+    run([path], db, kind="registry", feed="registry", snapshot=True)
+    with db.connect() as conn:
+        residents = {r.person_id for r in conn.execute(residents_query())}
+        kept = conn.execute(sa.select(s.source_records.c.person_id)
+                            .where(s.source_records.c.personal_id == "038062001234")).scalar()
+    assert residents == {kept}

@@ -13,7 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 AS_OF = "2025-12-31"
-RESIDENTS = "SELECT DISTINCT person_id FROM source_records WHERE source_kind = 'registry'"
+RESIDENTS = ("SELECT DISTINCT person_id FROM source_records WHERE source_kind = 'registry' "
+             "AND is_current = TRUE")
 HEALTH = ("SELECT person_id FROM encounters UNION SELECT person_id FROM immunizations "
           "UNION SELECT person_id FROM observations UNION SELECT person_id FROM lab_results")
 VISITED = ("SELECT person_id FROM encounters WHERE started_at >= :start AND started_at < :end")
