@@ -17,7 +17,7 @@ from pathlib import Path
 
 from etl.errors import SourceError
 from etl.extract.mapping import Mapping, header_key
-from etl.extract.structure import is_blankish, structure_reason
+from etl.extract.structure import header_words, is_blankish, structure_reason
 from etl.extract.tabular import (
     HeaderMatch,
     Sheet,
@@ -169,6 +169,8 @@ def _read_sheet(path: Path, sha: str, sheet: Sheet, result: SheetResult, reader:
                if header_key(headers[col]) in book_legends}
     marks = _mark_columns(sheet, match)
     only_female_marks = set(marks.values()) == {"sex_female"}
+    words = header_words(headers, next((c for c, f in match.columns.items()
+                                        if f == "full_name"), None))
     for index in range(match.data_start, len(sheet.rows)):
         row = sheet.rows[index]
         if is_footer(row):
@@ -180,7 +182,7 @@ def _read_sheet(path: Path, sha: str, sheet: Sheet, result: SheetResult, reader:
         values = {name: texts[col] if col < len(texts) else None
                   for col, name in match.columns.items()}
         serial = texts[serial_col] if serial_col is not None and serial_col < len(texts) else None
-        reason = structure_reason(texts, values, headers, serial)
+        reason = structure_reason(texts, values, words, serial)
         if reason:
             result.structure[reason] += 1
             continue

@@ -12,6 +12,7 @@ and counted as skipped structure in the summary.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from etl.extract.mapping import header_key
 from etl.transform.text import fold
@@ -28,7 +29,7 @@ BLANKISH = frozenset({"0", "0.0", "-", "--", "#n/a", "#ref!", "#value!", "#name?
 
 # STT cells of section rows: roman numerals, letters, outline numbers ("I", "II.1", "A", "1.2").
 _SECTION_MARK = re.compile(r"^(?:[ivxlc]+|[a-z])(?:\.\d+)*\.?$|^\d+\.\d+(?:\.\d+)*$")
-_COLUMN_NUMBER = re.compile(r"^\(?(?:[a-z]|\d{1,2})\)?$")
+_COLUMN_NUMBER = re.compile(r"^\(?(?:[A-Za-z]|\d{1,2})\)?$")
 # Name cells of section and sub-total rows, folded.
 _HEADING = re.compile(
     r"^(?:tang|giam|tang moi|nguoi tham gia|tien luong|dieu chinh|truy thu|thoai thu|"
@@ -38,40 +39,69 @@ _NOT_A_NAME = re.compile(r"[\d:;()\[\]*•=+/\\]|^[-–]")
 
 
 def is_blankish(text: str | None) -> bool:
-    return text is None or fold(text) in BLANKISH
+    return text is None or text.strip().lower() in BLANKISH
 
 
 def _column_numbers(texts: list[str]) -> bool:
     """"A B 1 2 3 …" or "(1) (2) (3)": short labels whose numbers climb."""
-    if len(texts) < 3 or not all(_COLUMN_NUMBER.match(fold(t)) for t in texts):
+    if len(texts) < 3 or not all(_COLUMN_NUMBER.match(t.strip()) for t in texts):
         return False
     numbers = [int(t.strip("()")) for t in texts if t.strip("()").isdigit()]
     return len(numbers) >= 2 and all(b > a for a, b in zip(numbers, numbers[1:], strict=False))
 
 
-def _repeated_header(texts: list[str | None], headers: list[str]) -> bool:
-    """The header printed again on the next page of a long list."""
-    same = sum(1 for i, t in enumerate(texts)
-               if t and i < len(headers) and headers[i]
-               and header_key(t) and header_key(t) in header_key(headers[i]))
-    filled = sum(1 for t in texts if t)
-    return filled >= 2 and same >= max(2, (filled + 1) // 2)
+@dataclass(frozen=True)
+class HeaderWords:
+    """Per column, what a repeated header row would show: the lower-cased texts of each header
+    band row ("Giới tính / Nam" shows "giới tính" or "nam"), and the folded key of the whole
+    header, in which a field code must appear ("Loai" under "Loại khai báo"). Computed once per
+    table, so the per-row check is a set lookup."""
+
+    texts: list[frozenset[str]]
+    keys: list[str]
+    name_column: int | None  # a repeated header repeats the name column's header first of all
+
+    def shows(self, i: int, text: str) -> bool:
+        """Whether ``text`` in column ``i`` is that column's header (or its field code)."""
+        return i < len(self.keys) and bool(self.keys[i]) and (text.lower() in self.texts[i] or (
+            # a field code ("HoTen") is one token, never a number: only those are folded
+            " " not in text and not text[0].isdigit()
+            and bool(key := header_key(text)) and key in self.keys[i]))
+
+
+def header_words(headers: list[str], name_column: int | None) -> HeaderWords:
+    return HeaderWords(
+        [frozenset({h.lower(), *(p.strip().lower() for p in h.split(" / "))} if h else ())
+         for h in headers],
+        [header_key(h) for h in headers], name_column)
+
+
+def _repeated_header(texts: list[str | None], words: HeaderWords) -> bool:
+    """The header printed again on the next page of a long list, or a field-code row under the
+    captions (HoTen under "Họ tên" folds the same)."""
+    name = words.name_column
+    if name is not None and not (name < len(texts) and texts[name]
+                                 and words.shows(name, texts[name])):
+        return False  # a person's name: the cheap test that settles almost every row
+    filled = [i for i, t in enumerate(texts) if t]
+    same = sum(1 for i in filled if words.shows(i, texts[i]))
+    return len(filled) >= 2 and same >= max(2, (len(filled) + 1) // 2)
 
 
 def structure_reason(texts: list[str | None], fields: dict[str, str | None],
-                     headers: list[str], serial: str | None) -> str | None:
+                     words: HeaderWords, serial: str | None) -> str | None:
     """Why this row is table structure (``column-numbers``, ``repeated-header``, ``section``,
     ``note``, ``no-identity``), or ``None`` for a row that may be a person.
 
-    ``texts`` are the row's cells as text, ``fields`` the values of its mapped fields, ``headers``
-    the table's column headers and ``serial`` the row's STT cell, if the table has one.
+    ``texts`` are the row's cells as text, ``fields`` the values of its mapped fields, ``words``
+    the table's header texts per column (``header_words``) and ``serial`` the row's STT cell.
     """
     filled = [t for t in texts if t]
     if _column_numbers(filled):
         return "column-numbers"
-    if _repeated_header(texts, headers):
-        return "repeated-header"
     identity = {f: fields.get(f) for f in IDENTITY_FIELDS if not is_blankish(fields.get(f))}
+    if identity.get("full_name") and _repeated_header(texts, words):
+        return "repeated-header"
     if not identity:
         return "no-identity"
     if any(f in identity for f in IDENTIFYING_FIELDS):

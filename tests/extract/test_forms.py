@@ -121,3 +121,18 @@ def test_folder_names_files_it_does_not_read(tmp_path, residents):
     notes = [n for n in data.meta["notes"] if n["source_file"] == "cong_van.pdf"]
     assert [n["message"] for n in notes] == [
         "not read: .pdf files are not a source type hssk reads (CSV, XLSX, XLS, ODS, XML)"]
+
+
+def test_a_header_printed_again_on_the_next_page_is_structure(tmp_path):
+    path = tmp_path / "dan_cu.csv"
+    header = "STT,Họ và tên,Ngày sinh,Giới tính,Số định danh cá nhân,Nơi thường trú\n"
+    path.write_text(header
+                    + "1,Giàng A Páo,1962,Nam,038062001234,Bản Pù Toong - X. Pù Nhi\n"
+                    + header
+                    + "2,Lò Thị Hương,05/09/1965,Nữ,038165004321,Bản Cang - X. Pù Nhi\n",
+                    encoding="utf-8")
+    data = extract_files([path]).data
+    assert list(data.records["full_name"]) == ["Giàng A Páo", "Lò Thị Hương"]
+    assert list(data.records["locator"]) == ["row=1", "row=3"]
+    assert [n["message"] for n in data.meta["notes"]] == [
+        "sheet 'dan_cu': skipped as table structure: repeated-header 1"]
