@@ -137,31 +137,37 @@ def load_stage(data: StageData, engine: Engine, *, command: str = "load",
             known_persons.update(conn.execute(sa.select(s.persons.c.person_id)
                                               .where(s.persons.c.person_id.in_(chunk))).scalars())
         new_persons = [p for p in wanted if p not in known_persons]
+        changed_dicts = records_as_dicts(changed)
+        person_values = [_record_person_values(r) for r in changed_dicts]
+        # A new person's records are all in this batch: their golden record comes from memory;
+        # only persons the database already had are recomputed from their stored records.
+        golden = _golden_of_new(changed_dicts, person_values, set(new_persons), batch_id)
         bulk_insert(conn, s.persons, [{"person_id": p, "created_batch_id": batch_id,
-                                       "updated_batch_id": batch_id} for p in new_persons])
+                                       "updated_batch_id": batch_id, **golden[p]}
+                                      for p in new_persons])
         if progress:
             progress("load", 2, 4)
         _keep_versions(conn, replaced, batch_id)
-        changed_dicts = records_as_dicts(changed)
         record_rows = [
             {"record_key": r["record_key"], "source_kind": r["source_kind"],
              "source_file_id": file_ids[r["file_sha256"]], "locator": r["locator"],
              "record_hash": r["record_hash"], "person_id": r["person_id"],
              "match_rule": r["match_rule"], "created_batch_id": batch_id,
              "updated_batch_id": batch_id, "commune_code": _value(r["permanent_commune_code"]),
+             "commune_code_2025": _value(r["permanent_commune_code_2025"]),
              "mother_key": fold(r["mother_name"]) or None if r["mother_name"] else None,
              "raw": r["raw"], **{c: _value(r[c]) for c in RECORD_FIELDS},
              **{c: _int(r[c]) for c in ("birth_year", "birth_month", "birth_day")},
              "feed": _value(r["feed"]), "is_current": True, "superseded_batch_id": None,
-             "person_values": json.dumps(_record_person_values(r), ensure_ascii=False)}
-            for r in changed_dicts
+             "person_values": json.dumps(values, ensure_ascii=False)}
+            for r, values in zip(changed_dicts, person_values, strict=True)
         ]
         update_cols = [c for c in (record_rows[0] if record_rows else {})
                        if c not in ("record_key", "created_batch_id")]
         bulk_upsert(conn, s.source_records, record_rows, ["record_key"], update_cols)
         counts.persons_created = len(new_persons)
         counts.persons_updated = refresh_persons(
-            conn, set(wanted) | moved_from, batch_id, created=set(new_persons))
+            conn, (set(wanted) | moved_from) - set(new_persons), batch_id)
         if progress:
             progress("load", 3, 4)
         counts.identifiers_added = _write_identifiers(conn, changed, batch_id)
@@ -218,6 +224,19 @@ def _file_counts(data: StageData, rec: pd.DataFrame, new_persons: set[str],
     return out
 
 
+def _golden_of_new(records: list[dict[str, object]], values: list[dict[str, object]],
+                   new_persons: set[str], batch_id: int) -> dict[str, dict[str, object]]:
+    """Golden records of the persons this batch creates, from their records in memory (the
+    same survivorship rules :func:`refresh_persons` applies to stored records)."""
+    frame = pd.DataFrame(
+        [{"person_id": r["person_id"], "source_kind": r["source_kind"],
+          "record_key": r["record_key"], "updated_batch_id": batch_id, **v}
+         for r, v in zip(records, values, strict=True) if r["person_id"] in new_persons],
+        columns=["person_id", "source_kind", "record_key", "updated_batch_id", *PERSON_FIELDS],
+        dtype=object)  # ints stay ints where a column also holds None
+    return golden_values(frame, _priority())
+
+
 def _record_person_values(r: dict[str, object]) -> dict[str, object]:
     """The person fields one clean record gives (stored with it, for survivorship)."""
     values = {f: _value(r.get(c)) for f, c in PERSON_FIELDS.items()}
@@ -245,11 +264,9 @@ _LEGACY_VALUES = {"full_name": "full_name", "sex": "sex", "birth_year": "birth_y
                   "permanent_commune_code": "commune_code"}
 
 
-def refresh_persons(conn: Connection, person_ids: set[str], batch_id: int, *,
-                    created: set[str] = frozenset()) -> int:  # type: ignore[assignment]
+def refresh_persons(conn: Connection, person_ids: set[str], batch_id: int) -> int:
     """Recompute ``person_ids`` from all their current source records by the survivorship rules;
-    write the persons whose values changed. Returns how many of them were not ``created`` by
-    this batch (persons updated)."""
+    write the persons whose values changed. Returns how many changed (persons updated)."""
     if not person_ids:
         return 0
     sr, p = s.source_records.c, s.persons.c
@@ -279,7 +296,7 @@ def refresh_persons(conn: Connection, person_ids: set[str], batch_id: int, *,
         if any(old.get(f) != values[f] for f in GOLDEN_FIELDS):
             updates.append({"person_id": person_id, "updated_batch_id": batch_id, **values})
     bulk_update(conn, s.persons, "person_id", updates)
-    return sum(u["person_id"] not in created for u in updates)
+    return len(updates)
 
 
 def retire_missing(engine: Engine, feed: str, seen_keys: set[str], *,

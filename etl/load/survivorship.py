@@ -45,8 +45,10 @@ RULES: dict[str, tuple[str, tuple[str, ...]]] = {
     "household": (REGISTRY_FIRST, ("household_code", "household_head_name", "relation_to_head")),
     "father": (REGISTRY_FIRST, ("father_name",)),
     "mother": (REGISTRY_FIRST, ("mother_name",)),
-    "permanent_address": (NEWEST, ("permanent_address", "permanent_commune_code")),
-    "current_address": (NEWEST, ("current_address", "current_commune_code")),
+    "permanent_address": (NEWEST, ("permanent_address", "permanent_commune_code",
+                                   "permanent_commune_code_2025")),
+    "current_address": (NEWEST, ("current_address", "current_commune_code",
+                                 "current_commune_code_2025")),
     "phone": (NEWEST, ("phone",)),
     "email": (NEWEST, ("email",)),
     "birth": (FINEST_BIRTH_DATE, ("birth_year", "birth_month", "birth_day",
@@ -68,13 +70,21 @@ def golden_values(records: pd.DataFrame, priority: dict[str, int]) -> dict[str, 
     the record's content is) and the person fields each gives."""
     if records.empty:
         return {}
+    fields = [f for _, group in RULES.values() for f in group]
+    # A person with one record takes its values: every rule would pick that record. Most persons
+    # of a first load are such, and skipping the sorts keeps the load of a district fast.
+    alone = ~records["person_id"].duplicated(keep=False)
+    out: dict[str, dict[str, object]] = {
+        person_id: dict(zip(fields, map(_plain, values), strict=True))
+        for person_id, *values in records.loc[alone, ["person_id", *fields]].itertuples(
+            index=False)}
+    records = records[~alone]
     frame = records.assign(
         _p=records["source_kind"].map(lambda k: priority.get(k, 50)),
         _age=-records["updated_batch_id"].astype("int64"),
         _rank=records["birth_date_precision"].map(lambda p: _PRECISION_RANK.get(p, 9)),
     )
-    out: dict[str, dict[str, object]] = {p: dict.fromkeys(GOLDEN_FIELDS)
-                                         for p in frame["person_id"].unique()}
+    out.update({p: dict.fromkeys(GOLDEN_FIELDS) for p in frame["person_id"].unique()})
     for rule, fields in RULES.values():
         given = frame[list(fields)].notna().any(axis=1)
         if rule == FINEST_BIRTH_DATE:

@@ -133,3 +133,20 @@ def test_migrate_is_repeatable(db_url):
     assert {"persons", "immunizations", "encounters", "observations", "lab_results",
             "conditions", "risk_factors", "person_identifiers"} <= set(
         sa.inspect(engine).get_table_names())
+
+
+def test_persons_and_records_carry_old_and_new_commune_codes(db, samples):
+    run([samples], db)
+    with db.connect() as conn:
+        persons = conn.execute(sa.select(s.persons.c.permanent_commune_code,
+                                         s.persons.c.permanent_commune_code_2025)).all()
+        records = conn.execute(sa.select(s.source_records.c.commune_code,
+                                         s.source_records.c.commune_code_2025)).all()
+    # Mường Lát's communes kept their numbers on 1 July 2025 (Thị trấn Mường Lát became a xã).
+    assert {old for old, _ in persons} - {None} <= {"14845", "14848", "14854", "14857", "14860",
+                                                    "14863", "14864", "14866"}
+    assert [new for old, new in persons if old is not None] == \
+        [old for old, _ in persons if old is not None]
+    assert [new for old, new in records if old is not None] == \
+        [old for old, _ in records if old is not None]
+    assert sum(old is not None for old, _ in persons) >= 0.9 * len(persons)
