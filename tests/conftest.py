@@ -6,8 +6,10 @@ schema per test inside it. In CI (CI=true) a missing server fails the run instea
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -46,24 +48,35 @@ def pg_database() -> str:
     admin.dispose()
 
 
+@contextlib.contextmanager
+def fresh_schema(base: str, prefix: str = "t") -> Iterator[str]:
+    """A URL of the session's PostgreSQL database searching a new, empty schema (dropped after)."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(base)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{base}?options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        engine.dispose()
+
+
+@pytest.fixture(name="fresh_schema", scope="session")
+def fresh_schema_fixture():
+    """``fresh_schema`` for fixtures of other scopes (a module's shared database)."""
+    return fresh_schema
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path: Path) -> str:
     """An empty database of each kind: a SQLite file, or a fresh PostgreSQL schema."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'hssk.db'}"
         return
-    base = request.getfixturevalue("pg_database")
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(base)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    engine.dispose()
-    url = f"{base}?options=-csearch_path%3D{schema}"
-    yield url
-    engine = sa.create_engine(base)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-    engine.dispose()
+    with fresh_schema(request.getfixturevalue("pg_database")) as url:
+        yield url
 
 
 @pytest.fixture

@@ -7,13 +7,12 @@ invalid and two inconsistent ID numbers, a formula-looking name).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import shutil
-import uuid
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from click.testing import CliRunner
 
 from etl.cli import cli
@@ -48,29 +47,14 @@ def district(request, samples: Path, tmp_path_factory) -> str:
     with open(second / "registry_extra.csv", "w", encoding="utf-8-sig", newline="") as fh:
         csv.writer(fh).writerows(EXTRA_REGISTRY)
 
-    cleanup = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{root / 'hssk.db'}"
-    else:
-        base = request.getfixturevalue("pg_database")
-        schema = f"r_{uuid.uuid4().hex[:10]}"
-        engine = sa.create_engine(base)
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        engine.dispose()
-        url = f"{base}?options=-csearch_path%3D{schema}"
-
-        def cleanup() -> None:
-            engine = sa.create_engine(base)
-            with engine.begin() as conn:
-                conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-            engine.dispose()
-    invoke("-q", "init", db=url)
-    invoke("-q", "run", first, db=url)
-    invoke("-q", "run", second, db=url)
-    yield url
-    if cleanup:
-        cleanup()
+    with contextlib.ExitStack() as stack:
+        url = f"sqlite:///{root / 'hssk.db'}" if request.param == "sqlite" else \
+            stack.enter_context(request.getfixturevalue("fresh_schema")(
+                request.getfixturevalue("pg_database"), "r"))
+        invoke("-q", "init", db=url)
+        invoke("-q", "run", first, db=url)
+        invoke("-q", "run", second, db=url)
+        yield url
 
 
 @pytest.fixture
