@@ -203,18 +203,21 @@ def test_next_months_snapshot_replaces_this_months(months, hssk, db_url, tmp_pat
     alone.dispose()
 
 
+HEADER = "STT,Số định danh cá nhân,Họ và tên,Ngày sinh,Giới tính\n"
+PAO = "038062001234,Giàng A Páo,1962,Nam\n"
+HUONG = "038165004321,Lò Thị Hương,05/09/1965,Nữ\n"
+
+
 def test_a_row_back_in_the_extract_is_current_again(db, tmp_path):
     from etl.pipeline import run
 
     path = tmp_path / "dan_cu.csv"
-    header = "STT,Số định danh cá nhân,Họ và tên,Ngày sinh,Giới tính\n"
-    a = "038062001234,Giàng A Páo,1962,Nam\n"
-    b = "038165004321,Lò Thị Hương,05/09/1965,Nữ\n"
-    path.write_text(header + "1," + a + "2," + b, encoding="utf-8")
+    path.write_text(HEADER + "1," + PAO + "2," + HUONG, encoding="utf-8")
     run([path], db, kind="registry", feed="registry", snapshot=True)
-    path.write_text(header + "1," + a, encoding="utf-8")
+    path.write_text(HEADER + "1," + PAO, encoding="utf-8")
     gone = run([path], db, kind="registry", feed="registry", snapshot=True)
-    path.write_text(header + "1," + a + "2," + b.replace("05/09", "15/09"), encoding="utf-8")
+    path.write_text(HEADER + "1," + PAO + "2," + HUONG.replace("05/09", "15/09"),
+                    encoding="utf-8")
     back = run([path], db, kind="registry", feed="registry", snapshot=True)
     with db.connect() as conn:
         rows = conn.execute(sa.select(s.source_records.c.personal_id, s.source_records.c.is_current,
@@ -297,12 +300,9 @@ def test_a_retired_registry_row_leaves_the_coverage_denominator(db, tmp_path):
     from etl.report.coverage import residents_query
 
     path = tmp_path / "dan_cu.csv"
-    header = "STT,Số định danh cá nhân,Họ và tên,Ngày sinh,Giới tính\n"
-    a = "038062001234,Giàng A Páo,1962,Nam\n"
-    b = "038165004321,Lò Thị Hương,05/09/1965,Nữ\n"
-    path.write_text(header + "1," + a + "2," + b, encoding="utf-8")
+    path.write_text(HEADER + "1," + PAO + "2," + HUONG, encoding="utf-8")
     run([path], db, kind="registry", feed="registry", snapshot=True)
-    path.write_text(header + "1," + a, encoding="utf-8")
+    path.write_text(HEADER + "1," + PAO, encoding="utf-8")
     run([path], db, kind="registry", feed="registry", snapshot=True)
     with db.connect() as conn:
         residents = {r.person_id for r in conn.execute(residents_query())}
