@@ -24,8 +24,8 @@ import unicodedata
 import pandas as pd
 
 from etl import reference
+from etl.text import fold
 from etl.transform.places import resolve_places
-from etl.transform.text import fold
 
 STREETS = ["Lê Lợi", "Trần Phú", "Quang Trung", "Bà Triệu", "Hàm Nghi", "Nguyễn Trãi", "Lê Hoàn",
            "Phan Chu Trinh", "Đội Cung", "Hạc Thành", "Tống Duy Tân", "Lê Lai", "Ngô Quyền",

@@ -12,7 +12,17 @@ from pathlib import Path
 import click
 
 from etl import __version__, logs
-from etl.commands import admin, batches, explain, export, pipeline, report, sources
+from etl.commands import (
+    admin,
+    batches,
+    explain,
+    export,
+    person,
+    pipeline,
+    report,
+    review,
+    sources,
+)
 from etl.commands.common import Context
 from etl.errors import EXIT_FAILED, HsskError
 
@@ -61,7 +71,7 @@ def cli(ctx: click.Context, db: str | None, verbose: int, quiet: bool,
     ctx.obj = Context(db=db, verbosity=verbosity, quiet=quiet)
 
 
-for _module in (admin, pipeline, sources, explain, export, report, batches):
+for _module in (admin, pipeline, sources, explain, export, report, batches, person, review):
     _module.register(cli)
 
 

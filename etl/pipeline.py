@@ -21,14 +21,16 @@ from etl.extract.sheets import record_hash
 from etl.job import Job
 from etl.load import load_stage
 from etl.load.db import redact
+from etl.load.decisions import read_decisions
 from etl.load.loader import retire_missing
+from etl.load.master import empty_master, read_master
 from etl.match import match_stage
-from etl.match.engine import LINK_THRESHOLD, REVIEW_THRESHOLD, Thresholds
+from etl.match.decide import LINK_THRESHOLD, REVIEW_THRESHOLD, Thresholds
 from etl.stage import StageData, records_as_dicts, write_stage
 from etl.stage import value as _value
 from etl.summary import FileCounts, LoadCounts, RunSummary, reject_counts
+from etl.text import fold
 from etl.transform import transform_stage
-from etl.transform.text import fold
 
 log = logging.getLogger(__name__)
 CHUNK_RECORDS = 25_000  # records plus their clinical rows per chunk
@@ -62,6 +64,15 @@ def run(
     :func:`run_sources` for the options)."""
     return run_sources([Inputs(list(paths), kind, text_encoding, list(mapping_files or []),
                                feed, snapshot)], engine, **options)
+
+
+def match_against(data: StageData, engine: Engine | None,
+                  thresholds: Thresholds | None = None) -> StageData:
+    """The match stage against what the database holds: the master index and the analysts'
+    decisions, read through load (matching itself never touches the database)."""
+    if engine is None:
+        return match_stage(data, empty_master(), thresholds)
+    return match_stage(data, read_master(engine), thresholds, read_decisions(engine))
 
 
 def run_job(job: Job, engine: Engine, **options: Any) -> RunSummary:
@@ -144,7 +155,7 @@ def run_sources(
                 cleaned = key_snapshot_records(cleaned, source.feed, seen if source.snapshot
                                                else None)
                 feed_keys.update(cleaned.records["record_key"])
-            matched = lap("match", match_stage(cleaned, engine, thresholds), folder)
+            matched = lap("match", match_against(cleaned, engine, thresholds), folder)
             del cleaned
             if matched.issues is not None and len(matched.issues):
                 issues.append(matched.issues[["slug"]])

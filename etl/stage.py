@@ -32,7 +32,9 @@ IDENTITY_COLUMNS = [
     "household_code", "household_head", "relation_to_head", "father_name", "mother_name",
     "phone", "email", "facility_code", "facility_patient_id",
 ]
-RECORD_COLUMNS = PROVENANCE_COLUMNS + IDENTITY_COLUMNS + ["extra", "raw"]
+# sheet_title: the title rows above a sheet's table (JSON list of cell texts), which often name
+# the commune of rows that do not say their own; transform reads it, it is not loaded.
+RECORD_COLUMNS = PROVENANCE_COLUMNS + IDENTITY_COLUMNS + ["sheet_title", "extra", "raw"]
 # scope: "record" (the row or episode did not load), "part" (it loaded without a broken part,
 # such as an undecodable lab table) or "file" (the file, or its unreadable tail, did not load).
 REJECT_COLUMNS = ["source_file", "file_sha256", "locator", "stage", "scope", "slug", "field",

@@ -63,14 +63,15 @@ def policy_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def threshold_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    from etl.match.engine import LINK_THRESHOLD, REVIEW_THRESHOLD
+    from etl.match.decide import LINK_THRESHOLD, REVIEW_THRESHOLD
 
     f = click.option("--review-threshold", type=float, default=REVIEW_THRESHOLD,
                      show_default=True,
-                     help="Score (bits) from which a pair goes to the review queue.")(f)
+                     help="Posterior log2-odds from which a pair goes to the review queue "
+                          "(11 bits: probability 0.9995).")(f)
     f = click.option("--link-threshold", type=float, default=LINK_THRESHOLD, show_default=True,
-                     help="Score (bits of evidence) from which two records are linked "
-                          "without an identifier.")(f)
+                     help="Posterior log2-odds (evidence plus prior) from which two records "
+                          "are linked without an identifier (16 bits: probability 0.99998).")(f)
     return f
 
 

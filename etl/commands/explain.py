@@ -35,9 +35,9 @@ def explain_cmd(obj: Context, records: tuple[str, ...], person: str | None, show
     Example: hssk explain "registry_14863_Pù_Nhi.csv:row=12" "bhxh_muong_lat.xlsx:D03-TS!57"
     """
     from etl.errors import UsageError
+    from etl.explain import explain_pairs, find_record, person_records
     from etl.load.db import require_current
-    from etl.match.engine import Thresholds
-    from etl.match.explain import explain_pair, find_record, person_records
+    from etl.match.decide import Thresholds
 
     engine = obj.engine()
     require_current(engine)
@@ -52,13 +52,16 @@ def explain_cmd(obj: Context, records: tuple[str, ...], person: str | None, show
         pairs = [(find_record(engine, records[0]), find_record(engine, records[1]))]
     else:
         raise UsageError("give two records, or --person PERSON_ID")
-    for key_a, key_b in pairs:
-        e = explain_pair(engine, key_a, key_b, thresholds)
+    for e in explain_pairs(engine, pairs, thresholds):
         click.echo(f"A  {_who(e.a, show_ids)}")
         click.echo(f"B  {_who(e.b, show_ids)}")
         for label, level, weight in e.rows:
             click.echo(f"   {label:<16} {level:<34} {weight:+7.2f}")
         click.echo(f"   {'total':<16} {'':<34} {e.total:+7.2f} bits")
+        click.echo(f"   {'with the prior':<16} {'':<34} {e.posterior:+7.2f} bits "
+                   f"(probability {e.probability:.6f})")
+        for line in e.text_en.split("; "):
+            click.echo(f"   · {line}")
         click.echo(f"=> {e.decision}")
         click.echo("   (currently the same person)" if e.same_person_now
                    else "   (currently different persons)")

@@ -108,8 +108,8 @@ def match_cmd(obj: Context, stage_dir: Path | None, output: Path | None, full: b
     """
     from etl.errors import UsageError
     from etl.load.db import require_current
-    from etl.match import match_stage
-    from etl.match.engine import Thresholds
+    from etl.match.decide import Thresholds
+    from etl.pipeline import match_against
     from etl.stage import read_stage, write_stage
 
     thresholds = Thresholds(link_threshold, review_threshold)
@@ -118,7 +118,7 @@ def match_cmd(obj: Context, stage_dir: Path | None, output: Path | None, full: b
     if full:
         if stage_dir is not None:
             raise UsageError("--full relinks the database; give no STAGE_DIR with it")
-        from etl.match.relink import relink
+        from etl.relink import relink
 
         summary = relink(engine, thresholds)
         if as_json:
@@ -131,7 +131,7 @@ def match_cmd(obj: Context, stage_dir: Path | None, output: Path | None, full: b
         return
     if stage_dir is None or output is None:
         raise UsageError("give STAGE_DIR and -o DIR, or --full")
-    data = match_stage(read_stage(stage_dir, "transform"), engine, thresholds)
+    data = match_against(read_stage(stage_dir, "transform"), engine, thresholds)
     write_stage(data, output)
     _stage_summary("match", data, as_json, obj.quiet)
 
@@ -199,7 +199,7 @@ def run_cmd(ctx: click.Context, obj: Context, paths: tuple[Path, ...], config: P
     from etl.errors import UsageError
     from etl.load.db import connect, require_current
     from etl.load.lock import RunLock
-    from etl.match.engine import Thresholds
+    from etl.match.decide import Thresholds
     from etl.pipeline import run, run_job
     from etl.summary import write_summary
     from etl.transform.validate import load_policy

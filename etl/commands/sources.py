@@ -15,10 +15,9 @@ from etl.commands.common import Context, json_option, pass_context, source_optio
 
 
 def _kinds() -> list[str]:
-    from etl.extract import clinic_xml
-    from etl.extract.mapping import builtin_mappings
+    from etl.kinds import known_kinds
 
-    return sorted([*builtin_mappings(), clinic_xml.KIND])
+    return known_kinds()
 
 
 @click.command("inspect")
@@ -39,7 +38,7 @@ def inspect_cmd(obj: Context, file: Path, kind: str | None, text_encoding: str |
 
     Example: hssk inspect data/samples/khamsk_truong_14863.xlsx
     """
-    from etl.extract.inspect import inspect_file
+    from etl.inspect import inspect_file
 
     result = inspect_file(file, kind=kind, text_encoding=text_encoding,
                           mapping_files=list(mapping_files), preview=rows, show_ids=show_ids)
@@ -94,7 +93,7 @@ def template_cmd(obj: Context, kind: str, output: Path) -> None:
 
     Example: hssk template school-exam -o mau_kham_suc_khoe.xlsx
     """
-    from etl.extract.template import write_template
+    from etl.template import write_template
 
     path = write_template(kind, output)
     if not obj.quiet:

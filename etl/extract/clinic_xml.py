@@ -28,9 +28,10 @@ from pathlib import Path
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring, iterparse
 
+from etl.kinds import CLINIC_XML
 from etl.stage import RECORD_COLUMNS
 
-KIND = "clinic-xml"
+KIND = CLINIC_XML
 # Inner tables read; the others are known and counted, anything else is an unknown table.
 READ_TABLES = {"XML1", "XML2", "XML3", "XML4", "XML5"}
 KNOWN_TABLES = {f"XML{n}" for n in range(1, 16)}

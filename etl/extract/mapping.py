@@ -9,13 +9,13 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 
 import yaml
 
 from etl.errors import MappingError
-from etl.transform.text import fold
+from etl.kinds import builtin_documents, traits_of
+from etl.text import fold
 
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -36,7 +36,7 @@ class Mapping:
     any_of: list[str]
     ignore: list[str] = field(default_factory=list)
     values: dict[str, object] = field(default_factory=dict)
-    priority: int = 50
+    priority: int = 50  # see etl.kinds: whose data wins in survivorship; breaks ties here
     source: str = ""
     hints: list[str] = field(default_factory=list)  # words in title rows that name this kind
 
@@ -120,7 +120,7 @@ def _parse(data: object, source: str) -> Mapping:
         any_of=any_of,
         ignore=list(data.get("ignore", [])),
         values=dict(data.get("values") or {}),
-        priority=int(data.get("priority", 50)),
+        priority=traits_of(data, source).priority,
         source=source,
         hints=[fold(h) for h in detect.get("hints", [])],
     )
@@ -138,10 +138,9 @@ def load_mapping_file(path: Path) -> Mapping:
 def builtin_mappings() -> dict[str, Mapping]:
     """The mappings shipped inside the package, by kind."""
     found: dict[str, Mapping] = {}
-    for entry in files("etl.mappings").iterdir():
-        if entry.name.endswith(".yaml"):
-            mapping = _parse(yaml.safe_load(entry.read_text(encoding="utf-8")), entry.name)
-            found[mapping.kind] = mapping
+    for name, data in builtin_documents().items():
+        mapping = _parse(data, name)
+        found[mapping.kind] = mapping
     return found
 
 

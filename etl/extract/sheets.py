@@ -28,8 +28,7 @@ from etl.extract.tabular import (
     read_workbook,
 )
 from etl.stage import IDENTITY_COLUMNS, RECORD_COLUMNS
-from etl.transform.codes import resolve_commune_in_title
-from etl.transform.text import fold
+from etl.text import fold
 
 # A mark ("x", "X", "✓") in a column that stands for one value of another field.
 MARK_COLUMNS = {"sex_male": "Nam", "sex_female": "Nữ"}
@@ -110,15 +109,14 @@ def read_tabular(path: Path, sha: str, mappings: dict[str, Mapping], kind: str |
     return WorkbookResult("+".join(kinds), results, info)
 
 
-def _title_commune(sheet: Sheet, match: HeaderMatch) -> str | None:
-    """Title rows often name the place ("TRƯỜNG PTDTBT TH&THCS PÙ NHI", "CÔNG AN XÃ TAM
-    CHUNG"): the commune of every row that does not say its own."""
-    for row in sheet.rows[:match.header_row]:
-        for text in filter(None, (cell_text(v) for v in row)):
-            found = resolve_commune_in_title(text)
-            if found:
-                return found
-    return None
+def _title_lines(sheet: Sheet, match: HeaderMatch) -> str | None:
+    """The texts of the title rows above the header, as typed (a JSON list, one entry per
+    cell), or ``None``. Title rows often name the place ("TRƯỜNG PTDTBT TH&THCS PÙ NHI", "CÔNG
+    AN XÃ TAM CHUNG"); transform reads from them the commune of every row that does not say its
+    own (``sheet_title`` in etl/stage.py)."""
+    lines = [text for row in sheet.rows[:match.header_row]
+             for text in filter(None, (cell_text(v) for v in row))]
+    return json.dumps(lines, ensure_ascii=False) if lines else None
 
 
 def _legends(sheet: Sheet, match: HeaderMatch) -> dict[int, dict[str, str]]:
@@ -164,7 +162,7 @@ def _read_sheet(path: Path, sha: str, sheet: Sheet, result: SheetResult, reader:
     headers = match.headers
     serial_col = next((i for i, h in enumerate(headers) if fold(h).replace(".", "").replace(" ", "")
                        in _SERIAL_HEADERS and i not in match.columns), None)
-    title_commune = _title_commune(sheet, match)
+    title = _title_lines(sheet, match)
     legends = {col: book_legends[header_key(headers[col])] for col in match.columns
                if header_key(headers[col]) in book_legends}
     marks = _mark_columns(sheet, match)
@@ -208,14 +206,12 @@ def _read_sheet(path: Path, sha: str, sheet: Sheet, result: SheetResult, reader:
             record["sex"] = "Nam"
         _complete_birth_date(record, extra)
         _complete_address(record, extra)
-        if record["commune_code"] is None and record["permanent_address"] is None:
-            record["commune_code"] = title_commune
         record.update(
             source_kind=kind, source_file=path.name, file_sha256=sha, locator=locator,
             sheet=sheet.name if reader != "csv" else None, row_number=excel_row,
             record_key=f"{kind}:{sha[:16]}:{locator}", record_hash=record_hash(raw),
             extra=json.dumps(extra, ensure_ascii=False) if extra else None,
-            raw=json.dumps(raw, ensure_ascii=False),
+            raw=json.dumps(raw, ensure_ascii=False), sheet_title=title,
         )
         result.records.append(record)
 

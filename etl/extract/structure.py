@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from etl.extract.mapping import header_key
-from etl.transform.text import fold
+from etl.text import fold
 
 # Fields that make a row someone: without any of them there is nobody to load or reject.
 IDENTITY_FIELDS = ("full_name", "birth_date", "birth_year", "personal_id", "cmnd", "passport",

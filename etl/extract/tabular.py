@@ -23,8 +23,8 @@ from python_calamine import CalamineError, CalamineWorkbook
 
 from etl.errors import SourceError
 from etl.extract.mapping import Mapping, header_key
-from etl.transform.legacy import LATIN1_FOREIGN, LATIN1_VIETNAMESE, decode, detect_encoding
-from etl.transform.text import fold
+from etl.text import fold
+from etl.text.legacy import LATIN1_FOREIGN, LATIN1_VIETNAMESE, decode, detect_encoding
 
 # Reader limits: what one file may cost before a byte of its content is trusted. A file over a
 # limit becomes a file-scope reject with one line saying which limit and by how much, and the

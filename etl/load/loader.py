@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from etl import __version__
-from etl.extract.mapping import builtin_mappings
+from etl.kinds import priorities
 from etl.load import schema as s
 from etl.load.bulk import bulk_insert, bulk_update, bulk_upsert
 from etl.load.clinical import write_clinical
@@ -29,7 +29,8 @@ from etl.load.survivorship import GOLDEN_FIELDS, golden_values
 from etl.stage import StageData, as_objects, records_as_dicts
 from etl.stage import value as _value
 from etl.summary import FileCounts, LoadCounts, reject_counts
-from etl.transform.text import fold
+from etl.text import fold
+from etl.text.keys import address_key
 
 Progress = Callable[[str, int, int], None]
 
@@ -54,12 +55,6 @@ RECORD_FIELDS = [
     "cmnd", "passport", "insurance_cards", "social_insurance_code", "facility_code",
     "facility_patient_id", "household_head_key", "phone", "match_score",
 ]
-
-
-def _priority() -> dict[str, int]:
-    prio = {kind: m.priority for kind, m in builtin_mappings().items()}
-    prio.setdefault("clinic-xml", 30)
-    return prio
 
 
 def _file_ids(conn: Connection, data: StageData, batch_id: int) -> dict[str, int]:
@@ -97,45 +92,19 @@ def load_stage(data: StageData, engine: Engine, *, command: str = "load",
         rec["feed"] = None
     counts = LoadCounts()
     started = dt.datetime.now()
-    with engine.begin() as conn:
-        batch_id = conn.execute(s.batches.insert().values(
-            started_at=started, status="running", command=command, tool_version=__version__,
-        ).returning(s.batches.c.id)).scalar_one()
-        counts.batch_id = batch_id
-        file_ids = _file_ids(conn, data, batch_id)
 
-        sr = s.source_records.c
-        existing: dict[str, tuple[int, str, str, bool]] = {}
-        keys = rec["record_key"].tolist()
-        for chunk in _chunks(keys):
-            for rid, key, rhash, person, current in conn.execute(
-                    sa.select(sr.id, sr.record_key, sr.record_hash, sr.person_id, sr.is_current)
-                    .where(sr.record_key.in_(chunk))):
-                existing[key] = (rid, rhash, person, bool(current))
-        status, replaced, moved_from = [], [], set()
-        for key, rhash, person in zip(rec["record_key"], rec["record_hash"], rec["person_id"],
-                                      strict=True):
-            old = existing.get(key)
-            if old is None:
-                status.append("created")
-            elif old[1] == rhash and old[2] == person and old[3]:
-                status.append("unchanged")
-            else:
-                status.append("updated")
-                if old[1] != rhash:
-                    replaced.append(key)
-                if old[2] != person:
-                    moved_from.add(old[2])
-        rec["_status"] = status
+    def step(done: int) -> None:
         if progress:
-            progress("load", 1, 4)
+            progress("load", done, 4)
 
+    with engine.begin() as conn:
+        batch_id = counts.batch_id = _open_batch(conn, command, started)
+        file_ids = _file_ids(conn, data, batch_id)
+        replaced, moved_from = _record_status(conn, rec)
+        step(1)
         changed = rec[rec["_status"] != "unchanged"]
-        known_persons: set[str] = set()
         wanted = sorted(set(changed["person_id"]))
-        for chunk in _chunks(wanted):
-            known_persons.update(conn.execute(sa.select(s.persons.c.person_id)
-                                              .where(s.persons.c.person_id.in_(chunk))).scalars())
+        known_persons = _known_persons(conn, wanted)
         new_persons = [p for p in wanted if p not in known_persons]
         changed_dicts = records_as_dicts(changed)
         person_values = [_record_person_values(r) for r in changed_dicts]
@@ -145,52 +114,109 @@ def load_stage(data: StageData, engine: Engine, *, command: str = "load",
         bulk_insert(conn, s.persons, [{"person_id": p, "created_batch_id": batch_id,
                                        "updated_batch_id": batch_id, **golden[p]}
                                       for p in new_persons])
-        if progress:
-            progress("load", 2, 4)
+        step(2)
         _keep_versions(conn, replaced, batch_id)
-        record_rows = [
-            {"record_key": r["record_key"], "source_kind": r["source_kind"],
-             "source_file_id": file_ids[r["file_sha256"]], "locator": r["locator"],
-             "record_hash": r["record_hash"], "person_id": r["person_id"],
-             "match_rule": r["match_rule"], "created_batch_id": batch_id,
-             "updated_batch_id": batch_id, "commune_code": _value(r["permanent_commune_code"]),
-             "commune_code_2025": _value(r["permanent_commune_code_2025"]),
-             "mother_key": fold(r["mother_name"]) or None if r["mother_name"] else None,
-             "raw": r["raw"], **{c: _value(r[c]) for c in RECORD_FIELDS},
-             **{c: _int(r[c]) for c in ("birth_year", "birth_month", "birth_day")},
-             "feed": _value(r["feed"]), "is_current": True, "superseded_batch_id": None,
-             "person_values": json.dumps(values, ensure_ascii=False)}
-            for r, values in zip(changed_dicts, person_values, strict=True)
-        ]
-        update_cols = [c for c in (record_rows[0] if record_rows else {})
-                       if c not in ("record_key", "created_batch_id")]
-        bulk_upsert(conn, s.source_records, record_rows, ["record_key"], update_cols)
+        _write_records(conn, changed_dicts, person_values, file_ids, batch_id)
         counts.persons_created = len(new_persons)
         counts.persons_updated = refresh_persons(
             conn, (set(wanted) | moved_from) - set(new_persons), batch_id)
-        if progress:
-            progress("load", 3, 4)
+        step(3)
         counts.identifiers_added = _write_identifiers(conn, changed, batch_id)
-        changed_keys = set(changed["record_key"])
-        loaded: dict[str, tuple[int, str]] = {}
-        for chunk in _chunks(keys):
-            chunk = [k for k in chunk if k in changed_keys]
-            if chunk:
-                loaded.update({k: (rid, person) for rid, k, person in conn.execute(
-                    sa.select(sr.id, sr.record_key, sr.person_id)
-                    .where(sr.record_key.in_(chunk)))})
-        counts.clinical_rows = write_clinical(conn, data.tables, loaded)
+        counts.clinical_rows = write_clinical(conn, data.tables, _record_ids(conn, changed))
         review = data.tables.get("review")
         counts.reviews_added = _write_reviews(conn, review, batch_id)
         counts.rejects_added = _write_rejects(conn, data.rejects, batch_id)
         counts.files = _file_counts(data, rec, set(new_persons), known_persons, review)
-        counts.finished_at = dt.datetime.now()
-        conn.execute(s.batches.update().where(s.batches.c.id == batch_id).values(
-            finished_at=counts.finished_at, status="committed",
-            summary=json.dumps(counts.as_dict(), ensure_ascii=False, default=str)))
-        if progress:
-            progress("load", 4, 4)
+        _commit_batch(conn, batch_id, counts)
+        step(4)
     return counts
+
+
+def _open_batch(conn: Connection, command: str, started: dt.datetime) -> int:
+    """The batch row, written first so every row the batch loads can name it."""
+    return conn.execute(s.batches.insert().values(
+        started_at=started, status="running", command=command, tool_version=__version__,
+    ).returning(s.batches.c.id)).scalar_one()
+
+
+def _commit_batch(conn: Connection, batch_id: int, counts: LoadCounts) -> None:
+    """Close the batch row with its summary, in the transaction of the data it describes."""
+    counts.finished_at = dt.datetime.now()
+    conn.execute(s.batches.update().where(s.batches.c.id == batch_id).values(
+        finished_at=counts.finished_at, status="committed",
+        summary=json.dumps(counts.as_dict(), ensure_ascii=False, default=str)))
+
+
+def _record_status(conn: Connection, rec: pd.DataFrame) -> tuple[list[str], set[str]]:
+    """Set ``rec["_status"]`` (created, updated or unchanged) against the stored records; return
+    the keys whose content this batch replaces and the persons records move away from."""
+    sr = s.source_records.c
+    existing: dict[str, tuple[int, str, str, bool]] = {}
+    for chunk in _chunks(rec["record_key"].tolist()):
+        for rid, key, rhash, person, current in conn.execute(
+                sa.select(sr.id, sr.record_key, sr.record_hash, sr.person_id, sr.is_current)
+                .where(sr.record_key.in_(chunk))):
+            existing[key] = (rid, rhash, person, bool(current))
+    status, replaced, moved_from = [], [], set()
+    for key, rhash, person in zip(rec["record_key"], rec["record_hash"], rec["person_id"],
+                                  strict=True):
+        old = existing.get(key)
+        if old is None:
+            status.append("created")
+        elif old[1] == rhash and old[2] == person and old[3]:
+            status.append("unchanged")
+        else:
+            status.append("updated")
+            if old[1] != rhash:
+                replaced.append(key)
+            if old[2] != person:
+                moved_from.add(old[2])
+    rec["_status"] = status
+    return replaced, moved_from
+
+
+def _known_persons(conn: Connection, person_ids: list[str]) -> set[str]:
+    """The persons of ``person_ids`` the database already has."""
+    known: set[str] = set()
+    for chunk in _chunks(person_ids):
+        known.update(conn.execute(sa.select(s.persons.c.person_id)
+                                  .where(s.persons.c.person_id.in_(chunk))).scalars())
+    return known
+
+
+def _write_records(conn: Connection, records: list[dict[str, object]],
+                   person_values: list[dict[str, object]], file_ids: dict[str, int],
+                   batch_id: int) -> None:
+    """Upsert the created and updated source records (current again, with their person values
+    stored for survivorship)."""
+    rows = [
+        {"record_key": r["record_key"], "source_kind": r["source_kind"],
+         "source_file_id": file_ids[r["file_sha256"]], "locator": r["locator"],
+         "record_hash": r["record_hash"], "person_id": r["person_id"],
+         "match_rule": r["match_rule"], "created_batch_id": batch_id,
+         "updated_batch_id": batch_id, "commune_code": _value(r["permanent_commune_code"]),
+         "commune_code_2025": _value(r["permanent_commune_code_2025"]),
+         "mother_key": fold(r["mother_name"]) or None if r["mother_name"] else None,
+         "address_key": address_key(r["permanent_address"]),
+         "raw": r["raw"], **{c: _value(r[c]) for c in RECORD_FIELDS},
+         **{c: _int(r[c]) for c in ("birth_year", "birth_month", "birth_day")},
+         "feed": _value(r["feed"]), "is_current": True, "superseded_batch_id": None,
+         "person_values": json.dumps(values, ensure_ascii=False)}
+        for r, values in zip(records, person_values, strict=True)
+    ]
+    update_cols = [c for c in (rows[0] if rows else {})
+                   if c not in ("record_key", "created_batch_id")]
+    bulk_upsert(conn, s.source_records, rows, ["record_key"], update_cols)
+
+
+def _record_ids(conn: Connection, changed: pd.DataFrame) -> dict[str, tuple[int, str]]:
+    """record_key → (source record id, person) of the records this batch wrote, in batch order."""
+    sr = s.source_records.c
+    loaded: dict[str, tuple[int, str]] = {}
+    for chunk in _chunks(changed["record_key"].tolist()):
+        loaded.update({k: (rid, person) for rid, k, person in conn.execute(
+            sa.select(sr.id, sr.record_key, sr.person_id).where(sr.record_key.in_(chunk)))})
+    return loaded
 
 
 def _file_counts(data: StageData, rec: pd.DataFrame, new_persons: set[str],
@@ -234,7 +260,7 @@ def _golden_of_new(records: list[dict[str, object]], values: list[dict[str, obje
          for r, v in zip(records, values, strict=True) if r["person_id"] in new_persons],
         columns=["person_id", "source_kind", "record_key", "updated_batch_id", *PERSON_FIELDS],
         dtype=object)  # ints stay ints where a column also holds None
-    return golden_values(frame, _priority())
+    return golden_values(frame, priorities())
 
 
 def _record_person_values(r: dict[str, object]) -> dict[str, object]:
@@ -289,7 +315,7 @@ def refresh_persons(conn: Connection, person_ids: set[str], batch_id: int) -> in
             before[r.person_id] = dict(r._mapping)
     frame = pd.DataFrame(rows, columns=["person_id", "source_kind", "record_key",
                                         "updated_batch_id", *PERSON_FIELDS])
-    golden = golden_values(as_objects(frame), _priority())
+    golden = golden_values(as_objects(frame), priorities())
     updates = []
     for person_id, values in sorted(golden.items()):
         old = before.get(person_id, {})
@@ -313,19 +339,14 @@ def retire_missing(engine: Engine, feed: str, seen_keys: set[str], *,
         gone = [(rid, person) for rid, key, person in current if key not in seen_keys]
         if not gone:
             return counts
-        counts.batch_id = conn.execute(s.batches.insert().values(
-            started_at=dt.datetime.now(), status="running", command=command,
-            tool_version=__version__).returning(s.batches.c.id)).scalar_one()
+        counts.batch_id = _open_batch(conn, command, dt.datetime.now())
         for chunk in _chunks([rid for rid, _ in gone]):
             conn.execute(s.source_records.update().where(sr.id.in_(chunk)).values(
                 is_current=False, superseded_batch_id=counts.batch_id))
         counts.gone = len(gone)
         counts.feed = feed
         counts.persons_updated = refresh_persons(conn, {p for _, p in gone}, counts.batch_id)
-        counts.finished_at = dt.datetime.now()
-        conn.execute(s.batches.update().where(s.batches.c.id == counts.batch_id).values(
-            finished_at=counts.finished_at, status="committed",
-            summary=json.dumps(counts.as_dict(), ensure_ascii=False, default=str)))
+        _commit_batch(conn, counts.batch_id, counts)
     return counts
 
 
@@ -389,7 +410,8 @@ def _write_reviews(conn: Connection, review: pd.DataFrame | None, batch_id: int)
         return 0
     rows = [{"record_key_a": r["record_key_a"], "record_key_b": r["record_key_b"],
              "person_a": r["person_a"], "person_b": r["person_b"], "score": float(r["score"]),
-             "status": "open", "batch_id": batch_id}
+             "probability": r.get("probability"), "priority": r.get("priority"),
+             "group_key": r.get("group_key"), "status": "open", "batch_id": batch_id}
             for r in records_as_dicts(review) if r["person_a"] != r["person_b"]]
     bulk_upsert(conn, s.match_reviews, rows, ["record_key_a", "record_key_b"])
     return len(rows)

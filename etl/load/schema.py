@@ -141,6 +141,7 @@ source_records = sa.Table(
     sa.Column("household_head_key", sa.Text),
     sa.Column("mother_key", sa.Text),
     sa.Column("phone", sa.Text),
+    sa.Column("address_key", sa.Text),  # the address as matching compares it (folded)
     sa.Column("raw", sa.Text),  # the source row as JSON, for audit and re-processing
     # snapshot feeds (``hssk run --config``): the feed a record belongs to; a record its feed's
     # newer extract no longer holds stays, no longer current, with the batch that retired it
@@ -173,7 +174,49 @@ match_reviews = sa.Table(
     sa.Column("score", sa.Float, nullable=False),  # bits of evidence, between the thresholds
     sa.Column("status", sa.Text, nullable=False),  # open / same / different (analyst's verdict)
     sa.Column("batch_id", sa.Integer, sa.ForeignKey("batches.id"), nullable=False),
+    # filled by the matcher where it knows them: the pair's match probability, its place in
+    # the queue (higher first) and the group of pairs an analyst decides together
+    sa.Column("probability", sa.Float),
+    sa.Column("priority", sa.Float),
+    sa.Column("group_key", sa.Text),
     sa.UniqueConstraint("record_key_a", "record_key_b"),
+)
+
+# --- curation: the analysts' decisions and every change made to persons by hand ------------
+
+# One row per audited change (etl/load/curation.py): a merge, a split, an undo or the
+# cannot-link decisions of a review import. ``before`` and ``after`` are JSON: the full rows of
+# every table the change touched, so an undo restores them exactly.
+person_changes = sa.Table(
+    "person_changes", metadata,
+    _id(),
+    sa.Column("kind", sa.Text, nullable=False),  # merge / split / undo / review-import
+    sa.Column("decided_by", sa.Text, nullable=False),
+    sa.Column("decided_at", sa.DateTime, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("persons", sa.Text),  # " "-joined person ids the change touched, for history
+    sa.Column("before", sa.Text),
+    sa.Column("after", sa.Text),
+    sa.Column("undone_by_change_id", sa.Integer),  # the undo's person_changes.id
+)
+
+# Analysts' decisions about two records: "same" is a must-link, "different" a cannot-link that
+# every later run and `hssk match --full` honour. One decision per pair, a newer one replacing
+# the older; record_key_a < record_key_b by code point, as Python orders them (the code orders
+# them, not a constraint: PostgreSQL collations order text otherwise).
+match_decisions = sa.Table(
+    "match_decisions", metadata,
+    _id(),
+    sa.Column("record_key_a", sa.Text, nullable=False),
+    sa.Column("record_key_b", sa.Text, nullable=False),
+    sa.Column("decision", sa.Text, nullable=False),  # same / different
+    sa.Column("decided_by", sa.Text, nullable=False),
+    sa.Column("decided_at", sa.DateTime, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("origin", sa.Text, nullable=False),  # review / merge / split / undo
+    sa.Column("change_id", sa.Integer, sa.ForeignKey("person_changes.id")),
+    sa.UniqueConstraint("record_key_a", "record_key_b"),
+    sa.CheckConstraint("decision IN ('same', 'different')", name="ck_match_decisions_decision"),
 )
 
 rejects = sa.Table(

@@ -1,9 +1,13 @@
-"""Comparisons built for Vietnamese person records, each turned into a small integer level.
+"""Comparisons built for Vietnamese person records, each turning aligned record pairs into the
+level codes declared in :mod:`etl.match.declare`.
 
 Names are compared part by part (family, middle, given) exactly, folded, phonetically (the
-clerks' slips: s/x, ch/tr, d/gi/r, l/n, final n/ng) and by edit distance; birth dates by
-precision (year-only agrees with any date of that year, day/month swaps, ±1 year); sex also as
-implied by a personal ID number; commune; household head or mother; phone.
+clerks' slips: s/x, ch/tr, d/gi/r, l/n, final n/ng), by Jaro-Winkler and by keystrokes
+(Damerau-Levenshtein); a family and given name written the wrong way round are realigned first.
+Birth dates by precision (year-only agrees with any date of that year, day/month swaps, one
+mistyped digit, ±1 year); sex also as implied by a personal ID number; commune, or the address
+text where no commune is known; household head or mother; phone. Every comparison works on
+whole columns (numpy, rapidfuzz ``cpdist``), never a Python loop per pair.
 """
 
 from __future__ import annotations
@@ -12,7 +16,21 @@ import re
 
 import numpy as np
 import pandas as pd
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
+
+from etl.match.declare import (
+    ADDRESS,
+    BIRTH,
+    COMMUNE,
+    FAMILY,
+    GIVEN,
+    HOUSEHOLD,
+    MIDDLE,
+    MOTHER,
+    PHONE,
+    SEX,
+)
 
 _ONSETS = [("ngh", "ng"), ("gh", "g"), ("gi", "z"), ("d", "z"), ("r", "z"), ("tr", "ch"),
            ("x", "s"), ("ph", "f"), ("k", "c"), ("q", "c"), ("n", "l")]
@@ -41,111 +59,206 @@ def phonetic(name_key: str | None) -> str | None:
     return " ".join(phonetic_syllable(p) for p in name_key.split())
 
 
-# Levels: higher is stronger agreement; 0 is always "missing" (no evidence either way).
-NAME_LEVELS = ["missing", "different", "tone-differs", "similar", "phonetic", "exact"]
-EXACT, TONE_DIFFERS, DIFFERENT = 5, 2, 1
-BIRTH_LEVELS = ["missing", "far", "one-year", "same-year-other-day", "swapped", "year-only",
-                "same-month", "exact"]
-SIMPLE_LEVELS = ["missing", "different", "equal"]
-MIDDLE_LEVELS = ["missing", "different", "one-side", "equal"]
-
-
 def _text(values: np.ndarray) -> np.ndarray:
     """Object array with every non-string (None, NaN) as None."""
     return np.array([v if isinstance(v, str) and v else None for v in values], dtype=object)
 
 
+def _present(*arrays: np.ndarray) -> np.ndarray:
+    out = np.ones(len(arrays[0]), dtype=bool)
+    for a in arrays:
+        out &= a != None  # noqa: E711 - elementwise on object arrays
+    return out
+
+
+def _scores(scorer, av: np.ndarray, bv: np.ndarray, where: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """``scorer`` of the aligned strings at ``where`` (a whole column at once)."""
+    out = np.zeros(len(av))
+    idx = np.flatnonzero(where)
+    if len(idx):
+        out[idx] = process.cpdist(list(av[idx]), list(bv[idx]), scorer=scorer, workers=1)
+    return out
+
+
 def name_level(av: np.ndarray, bv: np.ndarray, pav: np.ndarray, pbv: np.ndarray,
                mav: np.ndarray | None = None, mbv: np.ndarray | None = None) -> np.ndarray:
-    """exact / phonetic / similar (Jaro-Winkler ≥ 0.88) / tone-differs / different / missing.
+    """Level codes of :data:`etl.match.declare.GIVEN` (the family name has the same levels).
 
     ``mav``/``mbv`` are the names with their marks where the source wrote them: "Sáy" and "Sày"
-    fold alike but are different names when both sources kept the tones. Arrays hold strings or
-    None (see :func:`columns`).
+    fold alike but are different names when both sources kept the tones.
     """
-    n = len(av)
-    out = np.zeros(n, dtype=np.int8)
-    present = (av != None) & (bv != None)  # noqa: E711 - elementwise on object arrays
+    c = GIVEN
+    out = np.zeros(len(av), dtype=np.int8)
+    present = _present(av, bv)
     exact = present & (av == bv)
-    out[exact] = EXACT
+    out[exact] = c.code("exact")
     if mav is not None and mbv is not None:
-        tone = exact & (mav != None) & (mbv != None) & (mav != mbv)  # noqa: E711
-        out[tone] = TONE_DIFFERS
+        out[exact & _present(mav, mbv) & (mav != mbv)] = c.code("tone-differs")
     rest = present & ~exact
     phon = rest & (pav == pbv)
-    out[phon] = 4
-    for i in np.flatnonzero(rest & ~phon):
-        out[i] = 3 if JaroWinkler.normalized_similarity(av[i], bv[i]) >= 0.88 else DIFFERENT
+    out[phon] = c.code("phonetic")
+    rest &= ~phon
+    jw = _scores(JaroWinkler.normalized_similarity, av, bv, rest)
+    edits = _scores(DamerauLevenshtein.distance, av, bv, rest)
+    out[rest] = c.code("different")
+    # One keystroke ("Giagn", "ải" for "Hải"); two only in names long enough to survive them.
+    idx = np.flatnonzero(rest & (edits <= 2))
+    shortest = np.minimum(_lengths(av[idx]), _lengths(bv[idx]))
+    ok = (shortest >= 1) & ((edits[idx] <= 1) | (shortest >= 6))
+    out[idx[ok]] = c.code("typo")
+    out[rest & (jw >= 0.88)] = c.code("similar")
     return out
+
+
+def _lengths(values: np.ndarray) -> np.ndarray:
+    return np.fromiter((len(v) if v else 0 for v in values), dtype=np.int64, count=len(values))
 
 
 def middle_level(av: np.ndarray, bv: np.ndarray) -> np.ndarray:
     """Middle elements (Văn, Thị, A…) come and go between sources: one side empty is its own
-    level, not a disagreement."""
+    level, not a disagreement; "Vn" for "Văn" is a keystroke."""
+    c = MIDDLE
     a_has, b_has = av != None, bv != None  # noqa: E711
-    out = np.full(len(av), 2, dtype=np.int8)  # one-side
+    out = np.full(len(av), c.code("one-side"), dtype=np.int8)
     both = a_has & b_has
-    out[both & (av == bv)] = 3
-    out[both & (av != bv)] = 1
-    out[~a_has & ~b_has] = 0
+    out[both & (av == bv)] = c.code("exact")
+    differ = both & (av != bv)
+    out[differ] = c.code("different")
+    edits = _scores(DamerauLevenshtein.distance, av, bv, differ)
+    out[differ & (edits <= 1)] = c.code("typo")
+    out[~a_has & ~b_has] = c.code("missing")
     return out
+
+
+def _date_number(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
+    return (y * 10000 + m * 100 + d).astype(np.int64)
+
+
+def one_digit_apart(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Eight-digit dates (yyyymmdd as integers) one keystroke apart: one digit replaced, or two
+    neighbouring digits swapped ("1956" for "1965")."""
+    da = np.stack([(a // 10 ** k) % 10 for k in range(8)], axis=1)
+    db = np.stack([(b // 10 ** k) % 10 for k in range(8)], axis=1)
+    differ = da != db
+    count = differ.sum(axis=1)
+    neighbours = differ[:, :-1] & differ[:, 1:] & (da[:, :-1] == db[:, 1:]) & (
+        da[:, 1:] == db[:, :-1])
+    return (count == 1) | ((count == 2) & neighbours.any(axis=1))
 
 
 def birth_level(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> np.ndarray:
     """Dates compared at the coarser precision of the two."""
+    c = BIRTH
     ya, yb = a["birth_year"], b["birth_year"]
     ma, mb = a["birth_month"], b["birth_month"]
     da, db = a["birth_day"], b["birth_day"]
     out = np.zeros(len(ya), dtype=np.int8)
     have = ~np.isnan(ya) & ~np.isnan(yb)
     same_year = have & (ya == yb)
-    out[have & (np.abs(ya - yb) > 1)] = 1
-    out[have & (np.abs(ya - yb) == 1)] = 2
+    out[have & (np.abs(ya - yb) > 1)] = c.code("far")
+    out[have & (np.abs(ya - yb) == 1)] = c.code("one-year")
     day_a, day_b = ~np.isnan(da), ~np.isnan(db)
     month_a, month_b = ~np.isnan(ma), ~np.isnan(mb)
+    both_full = have & day_a & day_b & month_a & month_b
+    # One mistyped digit of a full date that lands in another year ("1956" for "1965").
+    other_year = np.flatnonzero(both_full & ~same_year)
+    if len(other_year):
+        typo = one_digit_apart(_date_number(ya[other_year], ma[other_year], da[other_year]),
+                               _date_number(yb[other_year], mb[other_year], db[other_year]))
+        out[other_year[typo]] = c.code("typo")
     full = same_year & day_a & day_b
-    out[full] = 3
-    out[full & (ma == db) & (da == mb) & (ma != mb)] = 4
+    out[full] = c.code("same-year-other-day")
+    out[full & (ma == db) & (da == mb) & (ma != mb)] = c.code("swapped")
     coarse = same_year & ~(day_a & day_b)
-    out[coarse] = 5
-    out[coarse & month_a & month_b & (ma == mb)] = 6
-    out[full & (ma == mb) & (da == db)] = 7
+    out[coarse] = c.code("year-only")
+    out[coarse & month_a & month_b & (ma == mb)] = c.code("same-month")
+    out[full & (ma == mb) & (da == db)] = c.code("exact")
     return out
 
 
 def equal_level(av: np.ndarray, bv: np.ndarray) -> np.ndarray:
-    present = (av != None) & (bv != None)  # noqa: E711
+    """missing / different / exact (the codes every two-level comparison shares)."""
+    present = _present(av, bv)
     out = np.zeros(len(av), dtype=np.int8)
-    out[present] = 1
-    out[present & (av == bv)] = 2
+    out[present] = SEX.code("different")
+    out[present & (av == bv)] = SEX.code("exact")
     return out
 
 
 def fuzzy_equal_level(av: np.ndarray, bv: np.ndarray) -> np.ndarray:
     """For household heads and mothers: equal when folded names agree or nearly (JW ≥ 0.9)."""
-    present = (av != None) & (bv != None)  # noqa: E711
+    present = _present(av, bv)
     out = np.zeros(len(av), dtype=np.int8)
     same = present & (av == bv)
-    out[same] = 2
-    for i in np.flatnonzero(present & ~same):
-        out[i] = 2 if JaroWinkler.normalized_similarity(av[i], bv[i]) >= 0.9 else 1
+    jw = _scores(JaroWinkler.normalized_similarity, av, bv, present & ~same)
+    out[present] = HOUSEHOLD.code("different")
+    out[same | (present & (jw >= 0.9))] = HOUSEHOLD.code("exact")
     return out
 
 
-COMPARISONS = {
-    "given": NAME_LEVELS, "family": NAME_LEVELS, "middle": MIDDLE_LEVELS, "birth": BIRTH_LEVELS,
-    "sex": SIMPLE_LEVELS, "commune": SIMPLE_LEVELS, "household": SIMPLE_LEVELS,
-    "mother": SIMPLE_LEVELS, "phone": SIMPLE_LEVELS,
-}
+def address_level(av: np.ndarray, bv: np.ndarray, commune: np.ndarray) -> np.ndarray:
+    """Word-set similarity of the folded address text, only where no commune is known on both
+    sides (``commune`` holds the commune levels)."""
+    c = ADDRESS
+    out = np.zeros(len(av), dtype=np.int8)
+    use = _present(av, bv) & (commune == COMMUNE.code("missing"))
+    ratio = _scores(fuzz.token_set_ratio, av, bv, use)
+    out[use] = c.code("different")
+    out[use & (ratio >= 60)] = c.code("similar")
+    out[use & (ratio >= 80)] = c.code("close")
+    out[use & (av == bv)] = c.code("exact")
+    return out
+
+
+def swap_names(left: dict[str, np.ndarray], right: dict[str, np.ndarray],
+               fuzzy_ok: np.ndarray) -> np.ndarray:
+    """Pairs whose right record has family and given name the wrong way round ("Kranz Alex" /
+    "Alex Kranz"), or only one of them: realigned in ``right`` in place; returns the mask.
+    Crossed names that only resemble each other ("Mccarthy Timothy" / "Timothy Mccarrhy")
+    count where ``fuzzy_ok`` (birth date and street address agree): among a commune's few
+    family names, "Đỗ Thị Hạnh" and "Hạng Thị Dở" would otherwise pass for one person."""
+    fam_l, giv_l = left["family_key"], left["given_key"]
+    fam_r, giv_r = right["family_key"], right["given_key"]
+    straight = (fam_l == fam_r) | (giv_l == giv_r)
+    # Both names crossed, or one side gives a single name that is the other's family name.
+    crossed = _present(fam_l, giv_r, giv_l, fam_r) & (fam_l == giv_r) & (giv_l == fam_r)
+    crossed |= _present(fam_l, giv_r) & (fam_r == None) & (fam_l == giv_r)  # noqa: E711
+    crossed |= _present(giv_l, fam_r) & (fam_l == None) & (giv_l == fam_r)  # noqa: E711
+    swap = crossed & ~straight
+    near = np.flatnonzero(fuzzy_ok & _present(fam_l, giv_r, giv_l, fam_r) & ~straight & ~swap)
+    if len(near):
+        jw = JaroWinkler.normalized_similarity
+        cross = np.minimum(
+            process.cpdist(list(fam_l[near]), list(giv_r[near]), scorer=jw, workers=1),
+            process.cpdist(list(giv_l[near]), list(fam_r[near]), scorer=jw, workers=1))
+        swap[near[cross >= 0.88]] = True
+    # One side gives a single name: it stands for whichever part of the other it resembles.
+    single = _present(giv_r, fam_l, giv_l) & (fam_r == None) & ~straight & ~swap  # noqa: E711
+    idx = np.flatnonzero(single)
+    if len(idx):
+        as_family = process.cpdist(list(giv_r[idx]), list(fam_l[idx]),
+                                   scorer=JaroWinkler.normalized_similarity, workers=1)
+        as_given = process.cpdist(list(giv_r[idx]), list(giv_l[idx]),
+                                  scorer=JaroWinkler.normalized_similarity, workers=1)
+        swap[idx[as_family > np.maximum(as_given, 0.8)]] = True
+    for fam_col, giv_col in (("family_key", "given_key"), ("family_ph", "given_ph"),
+                             ("family_marked", "given_marked")):
+        fam, giv = right[fam_col].copy(), right[giv_col].copy()
+        fam[swap], giv[swap] = right[giv_col][swap], right[fam_col][swap]
+        right[fam_col], right[giv_col] = fam, giv
+    return swap
+
+
 TEXT_COLUMNS = ["given_key", "given_ph", "given_marked", "family_key", "family_ph",
-                "family_marked", "middle_key",
-                "sex_any", "commune_code", "head_other", "mother_key", "phone"]
+                "family_marked", "middle_key", "sex_any", "commune_code", "address_key",
+                "head_other", "mother_key", "phone"]
 NUMBER_COLUMNS = ["birth_year", "birth_month", "birth_day"]
 
 
 def columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """The comparison inputs of a prepared frame as plain arrays (strings or None; floats)."""
-    out = {c: _text(frame[c].to_numpy(object)) for c in TEXT_COLUMNS}
+    out = {c: _text(frame[c].to_numpy(object)) if c in frame else
+           np.full(len(frame), None, dtype=object) for c in TEXT_COLUMNS}
     out.update({c: frame[c].to_numpy(float) for c in NUMBER_COLUMNS})
     return out
 
@@ -155,17 +268,27 @@ def take(cols: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray
 
 
 def compare(left: dict[str, np.ndarray], right: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Comparison levels of aligned record pairs (element i of ``left`` with i of ``right``)."""
+    """Level codes of aligned record pairs (element i of ``left`` with i of ``right``), one
+    column per comparison of :data:`etl.match.declare.COMPARISONS`, and ``names_swapped``."""
+    right = dict(right)
+    commune = equal_level(left["commune_code"], right["commune_code"])
+    address = address_level(left["address_key"], right["address_key"], commune)
+    birth = birth_level(left, right)
+    swapped = swap_names(left, right, (birth == BIRTH.code("exact")) & np.isin(
+        address, ADDRESS.codes("close", "exact")))
     return pd.DataFrame({
-        "given": name_level(left["given_key"], right["given_key"], left["given_ph"],
-                            right["given_ph"], left["given_marked"], right["given_marked"]),
-        "family": name_level(left["family_key"], right["family_key"], left["family_ph"],
-                             right["family_ph"], left["family_marked"], right["family_marked"]),
-        "middle": middle_level(left["middle_key"], right["middle_key"]),
-        "birth": birth_level(left, right),
-        "sex": equal_level(left["sex_any"], right["sex_any"]),
-        "commune": equal_level(left["commune_code"], right["commune_code"]),
-        "household": fuzzy_equal_level(left["head_other"], right["head_other"]),
-        "mother": fuzzy_equal_level(left["mother_key"], right["mother_key"]),
-        "phone": equal_level(left["phone"], right["phone"]),
+        GIVEN.name: name_level(left["given_key"], right["given_key"], left["given_ph"],
+                               right["given_ph"], left["given_marked"], right["given_marked"]),
+        FAMILY.name: name_level(left["family_key"], right["family_key"], left["family_ph"],
+                                right["family_ph"], left["family_marked"],
+                                right["family_marked"]),
+        MIDDLE.name: middle_level(left["middle_key"], right["middle_key"]),
+        BIRTH.name: birth,
+        SEX.name: equal_level(left["sex_any"], right["sex_any"]),
+        COMMUNE.name: commune,
+        ADDRESS.name: address,
+        HOUSEHOLD.name: fuzzy_equal_level(left["head_other"], right["head_other"]),
+        MOTHER.name: fuzzy_equal_level(left["mother_key"], right["mother_key"]),
+        PHONE.name: equal_level(left["phone"], right["phone"]),
+        "names_swapped": swapped,
     })

@@ -1,8 +1,10 @@
-"""Why two records are (or are not) one person, in plain words (``hssk explain``).
+"""Why two records are (or are not) one person, in plain words (``hssk explain``, the review
+workbook).
 
-The model is re-estimated from the database the same way a run estimates it, the pair is
-compared level by level, and each level's weight, the total, any hard rule that vetoes the link
-and the decision are returned.
+Nothing here decides anything: the pairs go through :func:`etl.match.decide.decide` with the
+context a full relink of everything loaded would have — the same records, the same model
+estimate, the same identifier and analyst links, the same candidate pairs for the class priors
+and the ambiguity rule — so an explanation is the decision itself, laid out.
 """
 
 from __future__ import annotations
@@ -10,87 +12,96 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+import pandas as pd
 
-from etl.errors import UsageError
-from etl.load import schema as s
-from etl.match.compare import COMPARISONS, DIFFERENT, TONE_DIFFERS, columns, compare, take
-from etl.match.engine import (
-    ONE_ROW_PER_PERSON,
-    SAME_LIST_PENALTY,
-    Thresholds,
-    identifier_pairs,
-    prepare,
-    read_master,
-)
-from etl.match.model import estimate
-
-LABELS = {"given": "given name", "family": "family name", "middle": "middle name",
-          "birth": "birth date", "sex": "sex", "commune": "commune", "household": "household head",
-          "mother": "mother", "phone": "phone"}
+from etl.match.decide import LINK, REVIEW, Decided, Thresholds, decide, reasons
+from etl.match.declare import COMPARISONS
+from etl.match.engine import build_context
+from etl.match.model import probability
 
 
 @dataclass
 class Explanation:
     a: dict[str, object]
     b: dict[str, object]
-    rows: list[tuple[str, str, float]]
-    total: float
+    rows: list[tuple[str, str, float]]  # (comparison, level, weight in bits)
+    total: float  # bits of evidence
+    posterior: float = 0.0  # log2-odds after the prior, the hard rules and the ambiguity rule
+    probability: float = 0.0
+    outcome: str = ""  # link / review / different / identifier / never
     shared_identifiers: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     vetoes: list[str] = field(default_factory=list)
     decision: str = ""
     same_person_now: bool = False
+    text_en: str = ""
+    text_vi: str = ""
 
 
-def find_record(engine: Engine, reference: str) -> str:
-    """A record key from a record key or "FILE:LOCATOR" (as ``hssk export links`` writes)."""
-    with engine.connect() as conn:
-        key = conn.execute(sa.select(s.source_records.c.record_key)
-                           .where(s.source_records.c.record_key == reference)).scalar()
-        if key is None and ":" in reference:
-            name, locator = reference.rsplit(":", 1)
-            key = conn.execute(
-                sa.select(s.source_records.c.record_key).join(s.source_files)
-                .where(s.source_files.c.file_name == name, s.source_records.c.locator == locator)
-            ).scalar()
-    if key is None:
-        raise UsageError(f"no loaded record {reference!r}",
-                         hint="give a record key, or FILE:LOCATOR as in `hssk export links`")
-    return key
-
-
-def person_records(engine: Engine, person_id: str) -> list[str]:
-    with engine.connect() as conn:
-        keys = conn.execute(sa.select(s.source_records.c.record_key)
-                            .where(s.source_records.c.person_id == person_id)
-                            .order_by(s.source_records.c.id)).scalars().all()
-    if not keys:
-        raise UsageError(f"no person {person_id!r}")
-    return list(keys)
-
-
-def explain_pair(engine: Engine, key_a: str, key_b: str,
-                 thresholds: Thresholds | None = None) -> Explanation:
+def explain_pairs(master: pd.DataFrame, decisions: pd.DataFrame | None,
+                  pairs: list[tuple[str, str]], thresholds: Thresholds | None = None
+                  ) -> list[Explanation]:
+    """One explanation per pair of record keys of ``master`` (the master index)."""
     thresholds = thresholds or Thresholds()
-    master = read_master(engine)
-    frame = prepare(master)
-    ids = identifier_pairs(frame, np.ones(len(frame), dtype=bool))
-    model = estimate(frame, ids)
-    pos = {k: i for i, k in enumerate(frame["record_key"])}
-    cols = columns(frame)
-    left = take(cols, np.array([pos[key_a]]))
-    levels = compare(left, take(cols, np.array([pos[key_b]])))
-    a, b = frame.iloc[pos[key_a]].to_dict(), frame.iloc[pos[key_b]].to_dict()
-    rows = [(LABELS[n], level, w) for n, level, w in model.explain(
-        {n: int(levels.at[0, n]) for n in COMPARISONS}, a)]
-    total = round(float(model.score(levels, left)[0]), 2)
-    same_list = a["source_kind"] in ONE_ROW_PER_PERSON and a["file_key"] == b["file_key"]
-    if same_list:
-        rows.append(("same list", "both rows of one list of people", -SAME_LIST_PENALTY))
-        total = round(total - SAME_LIST_PENALTY, 2)
-    out = Explanation(a, b, rows, total, same_person_now=a["person_id"] == b["person_id"])
+    fresh = master.drop(columns=["person_id"]).assign(person_id=None)
+    ctx, cands = build_context(fresh, master.iloc[0:0], decisions)
+    frame = ctx.frame
+    pos = pd.Series(np.arange(len(frame)), index=frame["record_key"].to_numpy())
+    group = np.array([ctx.clusters.find(x) for x in range(len(frame))])
+    # The run's context first: class priors and the ambiguity rule come from all candidates.
+    decided_all = decide(frame, cands, ctx.model, thresholds, group, fit_priors=True)
+    at = {(int(i), int(j)): k for k, (i, j) in enumerate(
+        zip(cands["i"].to_numpy(), cands["j"].to_numpy(), strict=True))}
+    wanted = pd.DataFrame([(min(pos[a], pos[b]), max(pos[a], pos[b])) for a, b in pairs],
+                          columns=["i", "j"])
+    others = decide(frame, wanted, ctx.model, thresholds, group)
+    now = dict(zip(master["record_key"], master["person_id"], strict=True))
+    out = []
+    for n, (i, j) in enumerate(wanted.itertuples(index=False)):
+        k = at.get((int(i), int(j)))
+        d, row = (decided_all, k) if k is not None else (others, n)
+        e = _explain(frame, int(i), int(j), d, row, thresholds,
+                     ctx.clusters.find(int(i)) == ctx.clusters.find(int(j)))
+        e.same_person_now = now.get(frame.at[int(i), "record_key"]) == now.get(
+            frame.at[int(j), "record_key"])
+        out.append(e)
+    return out
+
+
+def _explain(frame: pd.DataFrame, i: int, j: int, d: Decided, k: int,
+             thresholds: Thresholds, joined: bool) -> Explanation:
+    a, b = frame.iloc[i].to_dict(), frame.iloc[j].to_dict()
+    rows = [(c.en, c.levels[int(d.levels.at[k, name])].name,
+             round(float(d.weights.at[k, name]), 2)) for name, c in COMPARISONS.items()]
+    total = round(float(d.score[k]), 2)
+    e = Explanation(a, b, rows, total, round(float(d.posterior[k]), 2),
+                    round(float(probability(d.posterior[k])), 6), str(d.outcome[k]))
+    _identifiers(e, a, b)
+    words = reasons(d, k)
+    e.vetoes = [en for en, _ in words if en.startswith("not linked on fuzzy evidence")]
+    if e.conflicts:
+        e.outcome, e.decision = "never", "never the same person: " + "; ".join(e.conflicts)
+    elif joined and e.shared_identifiers:
+        e.outcome, e.decision = "identifier", "linked by " + " and ".join(e.shared_identifiers)
+    elif joined:
+        e.outcome, e.decision = "identifier", "linked by an analyst's decision or identifiers"
+    elif e.outcome == LINK:
+        e.decision = (f"link: probability {e.probability:.6f} ({e.posterior:+.1f} bits) ≥ link "
+                      f"threshold {thresholds.link:g} bits")
+    elif e.outcome == REVIEW:
+        e.decision = (f"review: probability {e.probability:.4f} ({e.posterior:+.1f} bits) is "
+                      f"between the review ({thresholds.review:g}) and link "
+                      f"({thresholds.link:g}) thresholds")
+    else:
+        e.decision = (f"different people: probability {e.probability:.4f} "
+                      f"({e.posterior:+.1f} bits) < review threshold {thresholds.review:g}")
+    e.text_en = "; ".join(en for en, _ in words) + f". Matcher: {e.decision}."
+    e.text_vi = "; ".join(vi for _, vi in words) + (
+        f". Xác suất cùng một người: {e.probability:.4f}.")
+    return e
+
+
+def _identifiers(e: Explanation, a: dict[str, object], b: dict[str, object]) -> None:
     for kind, label in (("personal_id", "personal ID number"),
                         ("social_insurance_code", "social-insurance code")):
         va, vb = a.get(kind), b.get(kind)
@@ -98,32 +109,6 @@ def explain_pair(engine: Engine, key_a: str, key_b: str,
             valid = kind != "personal_id" or (a["personal_id_status"] == "valid" ==
                                               b["personal_id_status"])
             if va == vb and valid:
-                out.shared_identifiers.append(label)
+                e.shared_identifiers.append(label)
             elif va != vb and valid and kind == "personal_id":
-                out.conflicts.append(f"two different valid {label}s")
-    lv = {n: int(levels.at[0, n]) for n in COMPARISONS}
-    if 0 < lv["given"] <= TONE_DIFFERS:
-        out.vetoes.append("the given names differ")
-    if lv["family"] == DIFFERENT:
-        out.vetoes.append("the family names differ")
-    if lv["birth"] == 1:
-        out.vetoes.append("the birth years are more than one year apart")
-    if lv["sex"] == 1:
-        out.vetoes.append("the sexes differ")
-    if lv["commune"] == 1 and lv["birth"] not in (4, 7):
-        out.vetoes.append("different communes without an exact birth date")
-    if out.conflicts:
-        out.decision = "never the same person: " + "; ".join(out.conflicts)
-    elif out.shared_identifiers:
-        out.decision = "linked by " + " and ".join(out.shared_identifiers)
-    elif out.vetoes:
-        out.decision = "not linked without an identifier: " + "; ".join(out.vetoes)
-    elif total >= thresholds.link:
-        out.decision = f"link: {total:+.1f} bits ≥ link threshold {thresholds.link:g}"
-    elif total >= thresholds.review:
-        out.decision = (f"review: {total:+.1f} bits is between the review ({thresholds.review:g})"
-                        f" and link ({thresholds.link:g}) thresholds")
-    else:
-        out.decision = f"different people: {total:+.1f} bits < review threshold {thresholds.review:g}"
-    return out
-
+                e.conflicts.append(f"two different valid {label}s")

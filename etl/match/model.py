@@ -1,11 +1,17 @@
-"""Fellegi–Sunter weights estimated on the data itself, with term-frequency adjustment.
+"""Fellegi–Sunter weights estimated on the data itself, with term-frequency adjustment and
+prior match probabilities, so every pair gets a probability and not just bits.
 
 u (how often a level occurs between two different people) comes from random record pairs,
 which are almost all non-matches. m (how often it occurs between two records of one person)
-comes from the pairs that share a structurally valid identifier (personal ID number or
-social-insurance code): the data labels itself, no training set needed. Exact agreement on a
-name is weighted by how rare that name is: "Lò" or "Páo" agreeing is weak evidence, a rare given
-name strong.
+comes from pairs known to be one person: those sharing a structurally valid identifier
+(personal ID number or social-insurance code) and those an analyst declared the same — the data
+labels itself. Exact agreement on a name is weighted by how rare that name is: "Lò" or "Páo"
+agreeing is weak evidence, a rare given name strong.
+
+The prior — the share of true matches among the candidate pairs — is estimated per class of
+pair (two rows of one list of people, or rows of two sources) by a fixed point: the mean
+posterior probability of the class's candidates, recomputed until it settles. A duplicate-
+ridden list gets a high within-list prior, a clean registry a low one.
 """
 
 from __future__ import annotations
@@ -16,71 +22,111 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from etl.match.compare import COMPARISONS, EXACT, columns, compare, take
+from etl.match.compare import columns, compare, take
+from etl.match.declare import COMPARISONS, PRIOR_CLASSES
 
-# Used when the data has too few identifier-linked pairs to estimate m for a comparison.
-PRIOR_M = {
-    "given": [0, 0.02, 0.005, 0.05, 0.08, 0.845], "family": [0, 0.01, 0.005, 0.03, 0.06, 0.895],
-    "middle": [0, 0.05, 0.35, 0.60], "birth": [0, 0.01, 0.02, 0.03, 0.02, 0.35, 0.02, 0.55],
-    "sex": [0, 0.01, 0.99], "commune": [0, 0.08, 0.92], "household": [0, 0.2, 0.8],
-    "mother": [0, 0.1, 0.9], "phone": [0, 0.1, 0.9],
-}
-# Typical u of a district, blended in when there are too few records to estimate u well.
-PRIOR_U = {
-    "given": [0.01, 0.92, 0.002, 0.02, 0.01, 0.038], "family": [0.01, 0.84, 0.001, 0.02, 0.01,
-                                                                0.119],
-    "middle": [0.2, 0.25, 0.25, 0.3],
-    "birth": [0.05, 0.86, 0.04, 0.015, 0.0003, 0.02, 0.001, 0.0005],
-    "sex": [0.02, 0.49, 0.49], "commune": [0.2, 0.68, 0.12], "household": [0.6, 0.39, 0.01],
-    "mother": [0.8, 0.19, 0.01], "phone": [0.7, 0.299, 0.001],
-}
 FULL_SAMPLE = 2000  # records from which u is taken from the data alone
 MAX_TF_WEIGHT = 14.0
 MIN_LABELLED_PAIRS = 200
+MIN_PRIOR, MAX_PRIOR = 1e-5, 0.95
+# Fellegi–Sunter evidence is overconfident (its comparisons are not independent): the prior's
+# fixed point counts each pair's bits at this fraction, or a list's namesakes would pass for
+# its duplicates.
+TEMPER = 0.4
+
+
+def _prior(attr: str) -> dict[str, list[float]]:
+    return {name: [getattr(lv, attr) for lv in c.levels] for name, c in COMPARISONS.items()}
 
 
 @dataclass
 class Model:
-    """Per comparison, a weight (log2 m/u) for each level; plus name frequencies for TF."""
+    """Per comparison, a weight (log2 m/u) for each level; name frequencies for TF; the prior
+    log2-odds of a match per class of pair."""
 
     weights: dict[str, list[float]]
     m: dict[str, list[float]]
     u: dict[str, list[float]]
     name_freq: dict[str, dict[str, float]] = field(default_factory=dict)
     labelled_pairs: int = 0
+    prior_log2_odds: dict[str, float] = field(default_factory=lambda: {
+        "across-sources": 0.0, "within-one-list": -8.0})
+
+    def level_weights(self, levels: pd.DataFrame, left: dict[str, np.ndarray]) -> pd.DataFrame:
+        """The weight each comparison adds to each pair (TF included)."""
+        out = {}
+        for name, table in self.weights.items():
+            w = np.asarray(table)[levels[name].to_numpy()]
+            if COMPARISONS[name].term_frequency:
+                w = w + self._tf_adjustment(name, levels[name].to_numpy(), left[f"{name}_key"])
+            out[name] = w
+        return pd.DataFrame(out)
 
     def score(self, levels: pd.DataFrame, left: dict[str, np.ndarray]) -> np.ndarray:
-        total = np.zeros(len(levels))
-        for name, table in self.weights.items():
-            total += np.asarray(table)[levels[name].to_numpy()]
-        for part in ("given", "family"):
-            total += self._tf_adjustment(part, levels[part].to_numpy(), left[f"{part}_key"])
-        return total
+        """Bits of evidence (log2 Bayes factor) of each pair."""
+        return self.level_weights(levels, left).sum(axis=1).to_numpy()
 
     def _tf_adjustment(self, part: str, level: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Replace the average exact-agreement weight by the weight of this very value."""
         freq = self.name_freq.get(part, {})
-        m_exact, base = self.m[part][EXACT], self.weights[part][EXACT]
+        exact_code = COMPARISONS[part].code("exact")
+        m_exact, base = self.m[part][exact_code], self.weights[part][exact_code]
         out = np.zeros(len(level))
-        exact = np.flatnonzero(level == EXACT)
+        exact = np.flatnonzero(level == exact_code)
         if len(exact):
             f = pd.Series(values[exact]).map(freq).to_numpy(float)
             ok = ~np.isnan(f) & (f > 0)
             out[exact[ok]] = np.minimum(MAX_TF_WEIGHT, np.log2(m_exact / f[ok])) - base
         return out
 
-    def explain(self, levels: dict[str, int], values: dict[str, str | None]) -> list[tuple]:
-        """(comparison, level name, weight) rows for one pair, TF included."""
-        rows = []
-        for name, table in self.weights.items():
-            level = levels[name]
-            weight = table[level]
-            if name in ("given", "family") and level == EXACT:
-                f = self.name_freq.get(name, {}).get(values.get(f"{name}_key") or "")
-                if f:
-                    weight = min(MAX_TF_WEIGHT, math.log2(self.m[name][EXACT] / f))
-            rows.append((name, COMPARISONS[name][level], round(weight, 2)))
-        return rows
+    def estimate_priors(self, scores: np.ndarray, pair_class: np.ndarray,
+                        rounds: int = 30) -> None:
+        """Fixed point of λ = mean posterior, per class of candidate pair."""
+        for k, name in enumerate(PRIOR_CLASSES):
+            s = scores[pair_class == k] * TEMPER
+            if len(s) < 50:
+                continue
+            lam = 0.1
+            for _ in range(rounds):
+                odds = s + math.log2(lam / (1 - lam))
+                new = float(np.mean(1 / (1 + np.exp2(-np.clip(odds, -60, 60)))))
+                new = min(MAX_PRIOR, max(MIN_PRIOR, new))
+                if abs(new - lam) < 1e-6:
+                    break
+                lam = new
+            self.prior_log2_odds[name] = round(math.log2(lam / (1 - lam)), 3)
+
+    def fit_m(self, levels: pd.DataFrame, offset: np.ndarray, excluded: np.ndarray,
+              pair_class: np.ndarray, rounds: int = 10) -> None:
+        """m by expectation-maximisation over the candidate pairs, for data that labels too
+        few pairs itself (no shared identifiers): each round weighs every pair's levels by its
+        posterior probability. u stays as measured on random pairs. ``offset`` is each pair's
+        weight that m does not change (term frequencies); ``excluded`` pairs (hard rules)
+        count as non-matches."""
+        prior_m = _prior("m")
+        for _ in range(rounds):
+            score = offset + sum(np.asarray(self.weights[name])[levels[name].to_numpy()]
+                                 for name in COMPARISONS)
+            self.estimate_priors(np.where(excluded, -60.0, score), pair_class)
+            p = np.where(excluded, 0.0, probability(self.posterior(score, pair_class)))
+            if p.sum() < 1:
+                return
+            for name, c in COMPARISONS.items():
+                counts = np.bincount(levels[name].to_numpy(), weights=p,
+                                     minlength=len(c.levels))
+                observed = _frequencies(counts, len(c.levels))
+                self.m[name] = [0.8 * o + 0.2 * q for o, q in zip(observed, prior_m[name],
+                                                                  strict=True)]
+            self.weights = _weights(self.m, self.u)
+
+    def posterior(self, scores: np.ndarray, pair_class: np.ndarray) -> np.ndarray:
+        """Posterior log2-odds of a match: evidence plus the prior of the pair's class."""
+        priors = np.array([self.prior_log2_odds[c] for c in PRIOR_CLASSES])
+        return scores + priors[pair_class]
+
+
+def probability(log2_odds: np.ndarray | float) -> np.ndarray:
+    return 1 / (1 + np.exp2(-np.clip(np.asarray(log2_odds, dtype=float), -60, 60)))
 
 
 def _frequencies(counts: np.ndarray, size: int) -> list[float]:
@@ -88,49 +134,54 @@ def _frequencies(counts: np.ndarray, size: int) -> list[float]:
     return [(counts[i] + 0.5) / (total + 0.5 * size) for i in range(size)]
 
 
+def _weights(m: dict[str, list[float]], u: dict[str, list[float]]) -> dict[str, list[float]]:
+    # Level 0 is "missing": no evidence either way.
+    return {name: [0.0] + [math.log2(max(m[name][k], 1e-6) / max(u[name][k], 1e-6))
+                           for k in range(1, len(c.levels))]
+            for name, c in COMPARISONS.items()}
+
+
 def estimate(frame: pd.DataFrame, labelled: pd.DataFrame | None, *, seed: int = 831,
              sample: int = 100_000) -> Model:
     """Estimate the model from ``frame`` (all records in play) and ``labelled`` pairs of row
-    positions known to be one person (shared valid identifiers)."""
+    positions known to be one person (shared valid identifiers, analysts' "same").
+
+    Random pairs are drawn over the records in ``record_key`` order, so the same records give
+    the same model whatever order they arrive in (a run and ``hssk explain`` agree)."""
     n = len(frame)
-    rng = np.random.default_rng(seed)
+    prior_m, prior_u = _prior("m"), _prior("u")
     if n < 2:
-        return Model({k: [0.0] + [math.log2(m / u) for m, u in zip(PRIOR_M[k][1:],
-                                                                  PRIOR_U[k][1:], strict=True)]
-                      for k in COMPARISONS}, PRIOR_M, PRIOR_U)
+        return Model(_weights(prior_m, prior_u), prior_m, prior_u)
+    rng = np.random.default_rng(seed)
+    order = np.argsort(frame["record_key"].to_numpy(str), kind="stable")
     size = min(sample, n * (n - 1) // 2)
-    a = rng.integers(0, n, size)
-    b = rng.integers(0, n, size)
+    a, b = order[rng.integers(0, n, size)], order[rng.integers(0, n, size)]
     keep = a != b
     cols = columns(frame)
     random_levels = compare(take(cols, a[keep]), take(cols, b[keep]))
     share = min(1.0, n / FULL_SAMPLE)
     u = {name: [share * o + (1 - share) * p for o, p in zip(
-        _frequencies(np.bincount(random_levels[name], minlength=len(lv)), len(lv)),
-        PRIOR_U[name], strict=True)] for name, lv in COMPARISONS.items()}
-    m = {k: list(v) for k, v in PRIOR_M.items()}
+        _frequencies(np.bincount(random_levels[name], minlength=len(c.levels)),
+                     len(c.levels)), prior_u[name], strict=True)]
+         for name, c in COMPARISONS.items()}
+    m = {k: list(v) for k, v in prior_m.items()}
     pairs = 0
     if labelled is not None and len(labelled) >= MIN_LABELLED_PAIRS:
+        keys = frame["record_key"].to_numpy(str)
+        labelled = labelled.assign(_a=keys[labelled["i"].to_numpy()],
+                                   _b=keys[labelled["j"].to_numpy()])
+        labelled = labelled.sort_values(["_a", "_b"], kind="stable").reset_index(drop=True)
         labelled = labelled.sample(min(len(labelled), sample), random_state=seed)
         pairs = len(labelled)
         match_levels = compare(take(cols, labelled["i"].to_numpy()),
                                take(cols, labelled["j"].to_numpy()))
-        for name, lv in COMPARISONS.items():
-            counts = np.bincount(match_levels[name], minlength=len(lv))
-            observed = _frequencies(counts, len(lv))
-            # Blend with the prior so a level never seen among ID-linked pairs keeps a sane m.
-            m[name] = [0.8 * o + 0.2 * p for o, p in zip(observed, PRIOR_M[name], strict=True)]
-    weights = {}
-    for name, lv in COMPARISONS.items():
-        row = []
-        for level in range(len(lv)):
-            if level == 0:
-                row.append(0.0)  # missing: no evidence either way
-            else:
-                row.append(math.log2(max(m[name][level], 1e-6) / max(u[name][level], 1e-6)))
-        weights[name] = row
+        for name, c in COMPARISONS.items():
+            counts = np.bincount(match_levels[name], minlength=len(c.levels))
+            observed = _frequencies(counts, len(c.levels))
+            # Blend with the prior so a level never seen among labelled pairs keeps a sane m.
+            m[name] = [0.8 * o + 0.2 * p for o, p in zip(observed, prior_m[name], strict=True)]
     freq = {}
-    for part in ("given", "family"):
-        counts = frame[f"{part}_key"].value_counts(normalize=True)
-        freq[part] = counts.to_dict()
-    return Model(weights, m, u, freq, pairs)
+    for name, c in COMPARISONS.items():
+        if c.term_frequency:
+            freq[name] = frame[f"{name}_key"].value_counts(normalize=True).to_dict()
+    return Model(_weights(m, u), m, u, freq, pairs)

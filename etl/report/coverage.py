@@ -45,7 +45,7 @@ class PlanTarget:
     label: str
 
 
-# DOMAIN.md §1: over 80 % by the end of 2022 (the plan's first year), 100 % by the end of 2023.
+# docs/domain.md#coverage-targets: over 80 % by the end of 2022 (the plan's first year), 100 % by the end of 2023.
 PLAN_TARGETS: tuple[PlanTarget, ...] = (
     PlanTarget(80.0, dt.date(2022, 12, 31), "plan year one: 80 %"),
     PlanTarget(100.0, None, "after year one: 100 %"),

@@ -1,7 +1,7 @@
 """FHIR R4 bulk export: one NDJSON file per resource type (Patient, Encounter, Observation,
 Condition, Immunization), one Patient per person, every other resource pointing at its Patient.
 
-No national FHIR guide exists for HSSK (DOMAIN.md §2), so the naming systems of Vietnamese
+No national FHIR guide exists for HSSK (docs/domain.md#record), so the naming systems of Vietnamese
 identifiers and code lists are local URNs declared in :data:`SYSTEMS` — change them there when
 the Ministry publishes official ones. Resource ids are derived from business keys (the person id,
 an encounter's key), not database row ids, so a re-export or a ``--since`` delta gives the same
@@ -77,7 +77,7 @@ UCUM_UNITS = {
     "U/L": "U/L", "%": "%", "fL": "fL", "pg": "pg",
 }
 # MA_LOAI_KCB → FHIR encounter class (01 exam and 02 outpatient treatment are ambulatory;
-# 03 inpatient and 04 day inpatient are inpatient). Unverified beyond DOMAIN.md §3.3.
+# 03 inpatient and 04 day inpatient are inpatient). Unverified beyond docs/domain.md#source-clinic-xml.
 ENCOUNTER_CLASS = {"03": ("IMP", "inpatient encounter"), "04": ("IMP", "inpatient encounter")}
 AMBULATORY = ("AMB", "ambulatory")
 GENDER = {"M": "male", "F": "female", "U": "unknown"}

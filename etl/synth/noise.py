@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 
 from etl.synth.population import Resident
-from etl.transform.text import fold
+from etl.text import fold
 
-# Phonetic slips clerks make between sources (DOMAIN.md §5).
+# Phonetic slips clerks make between sources (docs/domain.md#spelling-variants).
 _SLIPS = [("s", "x"), ("x", "s"), ("ch", "tr"), ("tr", "ch"), ("d", "gi"), ("gi", "d"),
           ("l", "n"), ("n", "l")]
 

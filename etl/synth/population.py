@@ -10,9 +10,10 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 
-from etl.transform.text import fold
+from etl.text import fold
 
-# Communes of Mường Lát (DOMAIN.md §1) with a population weight and invented village names.
+# Communes of Mường Lát (docs/domain.md#home-district) with a population weight and invented
+# village names.
 COMMUNES = {
     "14845": ("Mường Lát", 0.10, ["Khu 1", "Khu 2", "Khu 3", "Bản Lát", "Bản Pọng"]),
     "14848": ("Tam Chung", 0.14, ["Bản Tài Chánh", "Bản Poọng", "Bản Pá Búa", "Bản Suối Tút"]),

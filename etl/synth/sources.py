@@ -15,7 +15,7 @@ from openpyxl import Workbook
 
 from etl.synth.noise import birth_text, mutate_digit, name_variant, strip_marks
 from etl.synth.population import COMMUNES, Resident
-from etl.transform.legacy import unicode_to_tcvn3
+from etl.text.legacy import unicode_to_tcvn3
 
 ETHNIC_NAMES = {"08": "Mông", "03": "Thái", "01": "Kinh", "09": "Dao", "06": "Mường",
                 "29": "Khơ Mú"}

@@ -4,7 +4,7 @@ services of a visit, parsed and checked.
 Values arrive as text ("36,8", "32 kg", "<0.5", "120/80 mmHg", "E119;I10", "202506021045",
 "14.000", "252300.00") and vitals hide inside free text ("Mạch: 80 lần/phút, Nhiệt độ 37.5°C").
 Everything keeps its text form; numbers, codes and times are added beside it, with a flag when a
-vital sign is outside plausible bounds (DOMAIN.md §8).
+vital sign is outside plausible bounds (docs/domain.md#vitals).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import pandas as pd
 
 from etl import reference
 from etl.stage import as_objects, map_distinct
+from etl.text import fold
 from etl.transform.codes import resolve_value
 from etl.transform.dates import DateError, parse_date
 from etl.transform.icd10 import parse_icd10_list
-from etl.transform.text import fold
 
 _NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
 _STAMP = re.compile(r"^(\d{4})(\d{2})(\d{2})(\d{2})?(\d{2})?$")

@@ -7,11 +7,12 @@ Resolution goes through folded aliases so "H'Mông", "HMông" and "Mèo" are one
 from __future__ import annotations
 
 import functools
+import json
 import re
 
 from etl import reference
+from etl.text import fold
 from etl.transform import places
-from etl.transform.text import fold
 
 
 def _alias_key(text: str) -> str:
@@ -146,6 +147,18 @@ def resolve_commune_in_title(text: str,
         if place.finding is None and place.method == "address" and code and (
                 head or _alias_key(name) in _commune_names().get(code, ())):
             return code  # a whole line must be the name itself ("PHÒNG GD&ĐT MƯỜNG LÁT" is not)
+    return None
+
+
+def commune_in_title(lines: object) -> str | None:
+    """The commune named by the first of a sheet's title lines that names one (``lines``: the
+    staged ``sheet_title``, a JSON list of the title rows' cell texts)."""
+    if lines is None:
+        return None
+    for text in json.loads(str(lines)):
+        found = resolve_commune_in_title(text)
+        if found:
+            return found
     return None
 
 

@@ -55,7 +55,7 @@ def century_sex_digit(birth_year: int, sex: str) -> int | None:
 def check_personal_id(
     value: object, *, birth_year: int | None = None, sex: str | None = None
 ) -> IdCheck:
-    """Số định danh cá nhân: 12 digits PPP G YY RRRRRR (DOMAIN.md §4)."""
+    """Số định danh cá nhân: 12 digits PPP G YY RRRRRR (docs/domain.md#personal-id)."""
     number = compact(value)
     if not re.fullmatch(r"\d{12}", number):
         return IdCheck("personal_id", number, INVALID, "invalid-personal-id",

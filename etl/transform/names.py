@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from etl.transform.text import clean, fold, title_name
+from etl.text import clean, fold, title_name
 
 # Family names common in the district and the country, with diacritics: a folded comparison
 # would confuse the given name "Lở" with the family name "Lò".

@@ -28,7 +28,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from etl import reference
-from etl.transform.text import clean, fold
+from etl.text import clean, fold
 
 METHODS = ("code", "address", "code+address", "none")
 FINDINGS = ("commune-code-mismatch", "ambiguous-commune", "unknown-commune")
@@ -105,7 +105,8 @@ _SEPARATORS = frozenset(",;/|-")
 @functools.lru_cache(maxsize=65536)
 def _fold_token(token: str) -> str:
     """Folded form of one token, with i/y unified at a syllable's end (Lý/Lí, Mỹ/Mĩ are one
-    name, DOMAIN §5), "qui"/"quy" alike, and numbers without leading zeros ("Phường 03")."""
+    name, docs/domain.md#spelling-variants), "qui"/"quy" alike, and numbers without leading
+    zeros ("Phường 03")."""
     if token.isdigit():
         return str(int(token))
     folded = fold(token)
@@ -341,94 +342,110 @@ def _mention(order: int, typed: str | None, type_key: str, key: str,
 def _read(text: str) -> _Reading:
     """Mentions of administrative names in reading order (see the module docstring)."""
     tokens = _tokens(text)
-    marked = any(not r.isascii() for r, f in tokens if f not in _SEPARATORS)
-    mentions: list[_Mention] = []
-    leftovers: list[tuple[tuple[tuple[str, str], ...], str | None]] = []
-    segments: list[tuple[int, int]] = []
+    reader = _Reader(tokens)
     start = 0
     for i, (_, f) in enumerate(tokens + [("", ",")]):
         if f in _SEPARATORS:
             if i > start:
-                segments.append((start, i))
+                reader.segment(start, i)
             start = i + 1
-    any_name = _tables_for("dp") + (_index().communes,)
-    run: list[tuple[str, str]] = []
+    return _Reading(reader.mentions, reader.leftovers, reader.marked)
 
-    def flush(typed: str | None = None) -> None:
-        if run:
-            leftovers.append((tuple(run), typed))
-            run.clear()
 
-    for seg_start, end in segments:
-        i = seg_start
+class _Reader:
+    """One pass over a text's tokens, segment by segment (between commas and dashes): the names
+    it mentions, and the runs of words left over (kept, with the unit word that typed them, for
+    typo tolerance)."""
+
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.tokens = tokens
+        self.marked = any(not r.isascii() for r, f in tokens if f not in _SEPARATORS)
+        self.mentions: list[_Mention] = []
+        self.leftovers: list[tuple[tuple[tuple[str, str], ...], str | None]] = []
+        self.run: list[tuple[str, str]] = []
+        self.any_name = _tables_for("dp") + (_index().communes,)
+
+    def flush(self, typed: str | None = None) -> None:
+        if self.run:
+            self.leftovers.append((tuple(self.run), typed))
+            self.run.clear()
+
+    def mention(self, level: str | None, type_key: str, key: str, start: int, stop: int) -> None:
+        self.mentions.append(_mention(len(self.mentions), level, type_key, key,
+                                      self.tokens[start:stop]))
+
+    def segment(self, i: int, end: int) -> None:
+        tokens = self.tokens
         while i < end:
-            unit = _unit_at(tokens, i, end, marked)
+            unit = _unit_at(tokens, i, end, self.marked)
             if unit and unit[0] != "s":
-                level, size, type_key = unit
-                lookup = "p" if level == "pv" else level
-                name = _longest_name(tokens, i + size, end, _tables_for(lookup))
-                if name:
-                    flush()
-                    j = name[0]
-                    if j < end and not _admin_unit_at(tokens, j, end, marked) and not (
-                            _longest_name(tokens, j, end, any_name)):
-                        # "Phường Ba Dinhh": "Ba" is a commune somewhere, but the unit word
-                        # names "Ba Dinhh"; keep the whole run for typo tolerance
-                        while j < end and not _admin_unit_at(tokens, j, end, marked):
-                            j += 1
-                        mentions.append(_mention(len(mentions), None, "", name[1],
-                                                 tokens[i + size:name[0]]))
-                        leftovers.append((tuple(tokens[i + size:j]), _LEVEL_TYPE[level]))
-                        i = j
-                        continue
-                    mentions.append(_mention(len(mentions), level, type_key, name[1],
-                                             tokens[i + size:name[0]]))
-                    i = name[0]
+                after = self._after_unit(i, end, unit)
+                if after is not None:
+                    i = after
                     continue
-                if level == "pv":
-                    # "T." is tỉnh, thôn or (in some exports) thị trấn: a known name after it is
-                    # read untyped, anything else as a village
-                    name = _longest_name(tokens, i + size, end, any_name)
-                    if name:
-                        flush()
-                        mentions.append(_mention(len(mentions), None, "", name[1],
-                                                 tokens[i + size:name[0]]))
-                        i = name[0]
-                        continue
-                else:  # keep the words for typo tolerance, typed
-                    flush()
-                    j = i + size
-                    while j < end and not _admin_unit_at(tokens, j, end, marked):
-                        run.append(tokens[j])
-                        j += 1
-                    flush(_LEVEL_TYPE[level])
-                    i = j
-                    continue
-            name = _longest_name(tokens, i, end, any_name)
+            name = _longest_name(tokens, i, end, self.any_name)
             if unit and unit[0] in ("s", "pv") and not (name and name[0] - i > unit[1]):
-                # a street or village: skip its words up to the next unit word, or up to a known
-                # name of two words or more that starts after the village's own name
-                flush()
-                j = i + unit[1] + 1
-                while j < end:
-                    if _unit_at(tokens, j, end, marked):
-                        break
-                    later = _longest_name(tokens, j, end, any_name)
-                    if later and later[0] - j >= 2:
-                        break
-                    j += 1
-                i = j
+                self.flush()
+                i = self._past_street_or_village(i + unit[1] + 1, end)
                 continue
             if name:
-                flush()
-                mentions.append(_mention(len(mentions), None, "", name[1], tokens[i:name[0]]))
+                self.flush()
+                self.mention(None, "", name[1], i, name[0])
                 i = name[0]
                 continue
             if not tokens[i][1].isdigit():
-                run.append(tokens[i])
+                self.run.append(tokens[i])
             i += 1
-        flush()
-    return _Reading(mentions, leftovers, marked)
+        self.flush()
+
+    def _after_unit(self, i: int, end: int, unit: tuple[str, int, str]) -> int | None:
+        """Read the name a unit word (xã, huyện, tỉnh…) at token ``i`` introduces; the token to
+        go on from, or ``None`` when the words are to be read as if it were not there."""
+        tokens, marked = self.tokens, self.marked
+        level, size, type_key = unit
+        name = _longest_name(tokens, i + size, end, _tables_for("p" if level == "pv" else level))
+        if name:
+            self.flush()
+            j = name[0]
+            if j < end and not _admin_unit_at(tokens, j, end, marked) and not (
+                    _longest_name(tokens, j, end, self.any_name)):
+                # "Phường Ba Dinhh": "Ba" is a commune somewhere, but the unit word names
+                # "Ba Dinhh"; keep the whole run for typo tolerance
+                while j < end and not _admin_unit_at(tokens, j, end, marked):
+                    j += 1
+                self.mention(None, "", name[1], i + size, name[0])
+                self.leftovers.append((tuple(tokens[i + size:j]), _LEVEL_TYPE[level]))
+                return j
+            self.mention(level, type_key, name[1], i + size, name[0])
+            return name[0]
+        if level == "pv":
+            # "T." is tỉnh, thôn or (in some exports) thị trấn: a known name after it is read
+            # untyped, anything else as a village
+            name = _longest_name(tokens, i + size, end, self.any_name)
+            if not name:
+                return None
+            self.flush()
+            self.mention(None, "", name[1], i + size, name[0])
+            return name[0]
+        self.flush()  # keep the words for typo tolerance, typed
+        j = i + size
+        while j < end and not _admin_unit_at(tokens, j, end, marked):
+            self.run.append(tokens[j])
+            j += 1
+        self.flush(_LEVEL_TYPE[level])
+        return j
+
+    def _past_street_or_village(self, j: int, end: int) -> int:
+        """Skip a street's or village's words up to the next unit word, or up to a known name of
+        two words or more that starts after the village's own name."""
+        while j < end:
+            if _unit_at(self.tokens, j, end, self.marked):
+                break
+            later = _longest_name(self.tokens, j, end, self.any_name)
+            if later and later[0] - j >= 2:
+                break
+            j += 1
+        return j
 
 
 # --------------------------------------------------------------------------------------------
@@ -739,7 +756,8 @@ _SOUNDS = (("ngh", "ng"), ("tr", "ch"), ("gi", "d"), ("r", "d"), ("s", "x"), ("l
 
 @functools.lru_cache(maxsize=65536)
 def _sound(key: str) -> str:
-    """A folded name spelt by sound, for the slips clerks make (DOMAIN §5)."""
+    """A folded name spelt by sound, for the slips clerks make
+    (docs/domain.md#spelling-variants)."""
     for written, heard in _SOUNDS:
         key = key.replace(written, heard)
     return key

@@ -13,11 +13,11 @@ import re
 import pandas as pd
 
 from etl.stage import REJECT_COLUMNS, StageData, as_objects, empty, map_distinct
+from etl.text import clean, fold
 from etl.transform import codes, identifiers, places
 from etl.transform.clinical import transform_tables
 from etl.transform.dates import DateError, parse_date
 from etl.transform.names import looks_given_first, parse_name
-from etl.transform.text import clean, fold
 from etl.transform.validate import ISSUE_COLUMNS, REJECT, Issue, severity
 
 CLEAN_COLUMNS = [
@@ -86,10 +86,31 @@ def transform_stage(data: StageData, *, policy: dict[str, str] | None = None,
     """
     today = today or dt.date.today()
     rec = as_objects(data.records.reset_index(drop=True))
-    n = len(rec)
     out = pd.DataFrame(index=rec.index)
     findings = _Findings(rec, policy)
+    _names(rec, out, findings)
+    _births(rec, out, findings, today)
+    sexes = map_distinct(rec["sex"], codes.normalize_sex)
+    for i, (raw, sx) in enumerate(zip(rec["sex"], sexes, strict=True)):
+        if raw is not None and sx is None:
+            findings.add(i, "sex", "unknown-sex", raw, "sex value not recognised")
+    out["sex"] = sexes
+    _identifiers(rec, out, findings)
+    _person_details(rec, out, findings)
+    _commune_from_title(rec)
+    _places(rec, out, findings)
+    _relatives_and_contact(rec, out, findings)
+    position = {key: i for i, key in enumerate(rec["record_key"])}
+    tables = transform_tables(
+        data.tables, rec,
+        lambda key, field, slug, value, message: findings.add(position[key], field, slug, value,
+                                                              message))
+    return _clean_stage(data, rec, out, tables, findings)
 
+
+def _names(rec: pd.DataFrame, out: pd.DataFrame, findings: _Findings) -> None:
+    """Full name split into family, middle and given name (and their folded keys). A file
+    whose names mostly read given-name-first is reordered as a whole."""
     reversed_files = {
         sha for sha, group in rec.groupby("file_sha256", sort=False)["full_name"]
         if looks_given_first([v for v in group if v])
@@ -97,14 +118,11 @@ def transform_stage(data: StageData, *, policy: dict[str, str] | None = None,
     names = pd.Series([parse_name(v, given_first=sha in reversed_files)
                        for v, sha in zip(rec["full_name"], rec["file_sha256"], strict=True)],
                       index=rec.index, dtype=object)
-    out["full_name"] = [p.full if p else None for p in names]
-    out["family_name"] = [p.family if p else None for p in names]
-    out["middle_name"] = [p.middle if p else None for p in names]
-    out["given_name"] = [p.given if p else None for p in names]
-    out["name_key"] = [fold(p.full) if p else None for p in names]
-    out["family_key"] = [fold(p.family) if p else None for p in names]
-    out["middle_key"] = [fold(p.middle) if p else None for p in names]
-    out["given_key"] = [fold(p.given) if p else None for p in names]
+    for part in ("full", "family", "middle", "given"):
+        values = [getattr(p, part) if p else None for p in names]
+        out["full_name" if part == "full" else f"{part}_name"] = values
+        out["name_key" if part == "full" else f"{part}_key"] = [
+            fold(v) if p else None for p, v in zip(names, values, strict=True)]
     for i, p in enumerate(names):
         if p is None:
             findings.add(i, "full_name", "missing-name", None, "the record has no name")
@@ -112,43 +130,38 @@ def transform_stage(data: StageData, *, policy: dict[str, str] | None = None,
             findings.add(i, "full_name", "name-order-reversed", None,
                          "the file writes names given-name-first; reordered")
 
+
+_BIRTH_SLUGS = {"missing": "missing-birth-date", "invalid": "invalid-birth-date",
+                "future": "future-birth-date"}
+
+
+def _births(rec: pd.DataFrame, out: pd.DataFrame, findings: _Findings, today: dt.date) -> None:
+    """Birth date as year, month, day and precision (a year alone is never given a day)."""
     births = map_distinct(rec["birth_date"], lambda v: _parse_birth(v, today))
     birth_raw = rec["birth_date"].tolist()
     years, months, days, precisions, ambiguous = [], [], [], [], []
     for i, (state, value) in enumerate(births):
-        if state == "ok":
-            years.append(value.year)
-            months.append(value.month)
-            days.append(value.day)
-            precisions.append(value.precision)
-            ambiguous.append(value.ambiguous)
-            if value.ambiguous:
-                findings.add(i, "birth_date", "ambiguous-birth-date", birth_raw[i],
-                             "day and month are both 12 or less; read as day/month")
-        else:
-            years.append(None)
-            months.append(None)
-            days.append(None)
-            precisions.append(None)
-            ambiguous.append(False)
-            slug = {"missing": "missing-birth-date", "invalid": "invalid-birth-date",
-                    "future": "future-birth-date"}[state]
-            findings.add(i, "birth_date", slug, birth_raw[i],
+        ok = state == "ok"
+        years.append(value.year if ok else None)
+        months.append(value.month if ok else None)
+        days.append(value.day if ok else None)
+        precisions.append(value.precision if ok else None)
+        ambiguous.append(value.ambiguous if ok else False)
+        if not ok:
+            findings.add(i, "birth_date", _BIRTH_SLUGS[state], birth_raw[i],
                          value or "no birth date")
+        elif value.ambiguous:
+            findings.add(i, "birth_date", "ambiguous-birth-date", birth_raw[i],
+                         "day and month are both 12 or less; read as day/month")
     out["birth_year"] = pd.array(years, dtype="Int64")
     out["birth_month"] = pd.array(months, dtype="Int64")
     out["birth_day"] = pd.array(days, dtype="Int64")
     out["birth_date_precision"] = precisions
     out["birth_date_ambiguous"] = ambiguous
 
-    sexes = map_distinct(rec["sex"], codes.normalize_sex)
-    for i, (raw, sx) in enumerate(zip(rec["sex"], sexes, strict=True)):
-        if raw is not None and sx is None:
-            findings.add(i, "sex", "unknown-sex", raw, "sex value not recognised")
-    out["sex"] = sexes
 
-    _identifiers(rec, out, findings)
-
+def _person_details(rec: pd.DataFrame, out: pd.DataFrame, findings: _Findings) -> None:
+    """Ethnicity code, the free-text attributes, facility patient id and address text."""
     code_system = "gso"
     out["ethnicity_code"] = map_distinct(
         rec["ethnicity"], lambda v: codes.resolve_ethnicity(v, code_system=code_system))
@@ -162,7 +175,10 @@ def transform_stage(data: StageData, *, policy: dict[str, str] | None = None,
                                               identifiers.normalize_facility_patient_id)
     out["permanent_address"] = map_distinct(rec["permanent_address"], _text)
     out["current_address"] = map_distinct(rec["current_address"], _text)
-    _places(rec, out, findings)
+
+
+def _relatives_and_contact(rec: pd.DataFrame, out: pd.DataFrame, findings: _Findings) -> None:
+    """Household head and parents as parsed names, and the phone number."""
     for col in ("household_head", "father_name", "mother_name"):
         parsed = map_distinct(rec[col], parse_name)
         out[col] = [p.full if p else None for p in parsed]
@@ -172,15 +188,13 @@ def transform_stage(data: StageData, *, policy: dict[str, str] | None = None,
         if raw is not None and ph is None:
             findings.add(i, "phone", "invalid-phone", None, "not a Vietnamese phone number")
 
-    position = {key: i for i, key in enumerate(rec["record_key"])}
-    tables = transform_tables(
-        data.tables, rec,
-        lambda key, field, slug, value, message: findings.add(position[key], field, slug, value,
-                                                              message))
 
+def _clean_stage(data: StageData, rec: pd.DataFrame, out: pd.DataFrame,
+                 tables: dict[str, pd.DataFrame], findings: _Findings) -> StageData:
+    """Provenance plus clean columns; records (and their clinical rows) with a rejecting
+    finding move to rejects."""
     provenance = [c for c in rec.columns if c not in out.columns and c not in _STAGED_ONLY]
     clean_records = pd.concat([rec[provenance], out[CLEAN_COLUMNS]], axis=1)
-
     rejected_pos = sorted(findings.rejected)
     reject_rows = [
         {"source_file": rec.at[p, "source_file"], "file_sha256": rec.at[p, "file_sha256"],
@@ -198,18 +212,30 @@ def transform_stage(data: StageData, *, policy: dict[str, str] | None = None,
     issues = pd.DataFrame(findings.rows, columns=ISSUE_COLUMNS) if findings.rows \
         else empty(ISSUE_COLUMNS)
     meta = dict(data.meta)
-    meta["transformed"] = n
+    meta["transformed"] = len(rec)
     return StageData("transform", data.files, keep, rejects, tables, issues, meta)
 
 
 _STAGED_ONLY = {"birth_date", "id_document", "insurance_card", "ethnicity", "commune_code",
-                "district_code", "province_code", "village"}
+                "district_code", "province_code", "village", "sheet_title"}
 _PLACE_FINDINGS = {
     "unknown-commune": "no known commune in the address or codes",
     "ambiguous-commune": "the commune's name fits several communes and nothing says which",
     "commune-code-mismatch": "the commune code and the address name different communes; the "
                              "unambiguous one is kept",
 }
+
+
+def _commune_from_title(rec: pd.DataFrame) -> None:
+    """Rows that give neither a commune code nor an address take the commune their sheet's
+    title rows name (``sheet_title``: "TRƯỜNG PTDTBT TH&THCS PÙ NHI" above a class list)."""
+    if "sheet_title" not in rec.columns:  # a stage folder written before the column existed
+        return
+    untold = rec["commune_code"].isna() & rec["permanent_address"].isna() \
+        & rec["sheet_title"].notna()
+    if untold.any():
+        rec.loc[untold, "commune_code"] = map_distinct(rec.loc[untold, "sheet_title"],
+                                                       codes.commune_in_title)
 
 
 def _places(rec: pd.DataFrame, out: pd.DataFrame, findings: _Findings) -> None:

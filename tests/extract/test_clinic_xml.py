@@ -162,24 +162,27 @@ def test_original_and_correction_in_one_batch(db, tmp_path):
     assert sum(f.created for f in summary.files) == 12
 
 
-def test_chunked_run_equals_one_chunk(tmp_path, samples):
-    from etl.export import export_links
+def test_chunked_run_equals_one_chunk(tmp_path, samples, link_partition):
+    """Seven chunks link like one. (Each chunk estimates the model from the records loaded so
+    far; chunks of a few dozen records — the default is 25,000 — see too few to estimate u and
+    name frequencies, and one pair of this district then falls below the link threshold.)"""
     from etl.load.db import connect, migrate
 
     results = []
-    for chunk in (None, 7):
+    for chunk in (None, 150):
         engine = connect(f"sqlite:///{tmp_path / f'c{chunk}.db'}")
         migrate(engine)
         summary = run([samples], engine, chunk_records=chunk)
         assert summary.reconciles
-        out = tmp_path / f"links{chunk}.csv"
-        export_links(engine, out)
-        results.append((summary.read, summary.rejected, out.read_text(encoding="utf-8")))
+        results.append((summary.read, summary.rejected, link_partition(engine)))
         engine.dispose()
     whole, chunked = results
     assert whole[:2] == chunked[:2]
-    # Person ids come from each person's first record, so they agree where clusters agree.
-    assert len(whole[2].splitlines()) == len(chunked[2].splitlines())
+    # The same records grouped into the same persons (person ids may differ).
+    only_whole, only_chunked = whole[2] - chunked[2], chunked[2] - whole[2]
+    assert not only_whole and not only_chunked, (
+        f"{len(only_whole)} persons only in one chunk, {len(only_chunked)} only chunked: "
+        f"{sorted(map(sorted, only_whole))[:3]} vs {sorted(map(sorted, only_chunked))[:3]}")
 
 
 def test_parts_of_one_file_count_once(tmp_path, db, monkeypatch):

@@ -8,7 +8,7 @@ import pytest
 from openpyxl import Workbook
 
 from etl.extract import expand_paths, extract_files
-from etl.transform.legacy import unicode_to_tcvn3
+from etl.text.legacy import unicode_to_tcvn3
 
 HEADERS = ["STT", "Số định danh cá nhân", "Họ, chữ đệm và tên", "Ngày, tháng, năm sinh",
            "Giới tính", "Nơi thường trú"]

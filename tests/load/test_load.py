@@ -1,6 +1,8 @@
 """Loading into real SQLite and PostgreSQL databases: idempotent, atomic, reconciled."""
 
 import csv
+import datetime as dt
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -13,8 +15,7 @@ from etl.extract import extract_files
 from etl.load import load_stage
 from etl.load import schema as s
 from etl.load.db import connect, head_revision, migrate
-from etl.match import match_stage
-from etl.pipeline import run
+from etl.pipeline import match_against, run
 from etl.transform import transform_stage
 
 
@@ -83,19 +84,95 @@ def test_personal_id_links_registry_and_insurance(db, samples):
     assert any(r.kinds == 2 for r in rows)
 
 
+def table_rows(engine, table) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+    """Every row of ``table`` as a dict, in primary-key order."""
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(
+            sa.select(table).order_by(*table.primary_key.columns))]
+
+
+def changes(before: dict[str, object], after: dict[str, object]) -> dict[str, tuple]:
+    return {k: (before[k], after[k]) for k in after if before.get(k) != after[k]}
+
+
 def test_corrected_row_updates_only_that_record(db, tmp_path):
     path = tmp_path / "dan_cu.csv"
     header = "Số định danh cá nhân,Họ và tên,Ngày sinh,Giới tính\n"
     path.write_text(header + "038062001234,Giàng A Páo,1962,Nam\n"
                     "038165004321,Lò Thị Hương,05/09/1965,Nữ\n", encoding="utf-8")
     run([path], db)
+    persons_before = {p["person_id"]: p for p in table_rows(db, s.persons)}
+    records_before = table_rows(db, s.source_records)
     path.write_text(header + "038062001234,Giàng A Páo,1962,Nam\n"
                     "038165004321,Lò Thị Hương,15/09/1965,Nữ\n", encoding="utf-8")
     second = run([path], db)
+    persons_after = {p["person_id"]: p for p in table_rows(db, s.persons)}
+    records_after = table_rows(db, s.source_records)
+    first_batch, second_batch = (b["id"] for b in table_rows(db, s.batches))
+
     # A corrected file is a new file (new content hash): its rows are new source records that
     # link to the persons already known through the personal ID number.
-    assert second.persons_created == 0
-    assert count(db, s.persons) == 2
+    assert (second.persons_created, second.persons_updated) == (0, 1)
+    by_pid = {r["personal_id"]: r for r in records_before}
+    pao, huong = by_pid["038062001234"], by_pid["038165004321"]
+    assert persons_after.keys() == persons_before.keys() == {pao["person_id"], huong["person_id"]}
+    # The unchanged person is untouched, row for row; the corrected one changes in its birth
+    # day only, and says which batch changed it.
+    assert persons_after[pao["person_id"]] == persons_before[pao["person_id"]]
+    assert changes(persons_before[huong["person_id"]], persons_after[huong["person_id"]]) == {
+        "birth_date": (dt.date(1965, 9, 5), dt.date(1965, 9, 15)), "birth_day": (5, 15),
+        "updated_batch_id": (first_batch, second_batch)}
+    # The first file's records stay as they were; each new record differs from its
+    # predecessor in identity and provenance, and the corrected one in its content too.
+    assert records_after[:2] == records_before
+    assert len(records_after) == 4
+    provenance = {"id", "record_key", "source_file_id", "match_rule", "created_batch_id",
+                  "updated_batch_id"}
+    for new in records_after[2:]:
+        old = by_pid[new["personal_id"]]
+        diff = changes(old, new)
+        assert new["person_id"] == old["person_id"]
+        assert (diff["created_batch_id"], diff["updated_batch_id"]) == \
+            ((first_batch, second_batch), (first_batch, second_batch))
+        if old is pao:
+            assert diff.keys() == provenance
+        else:
+            assert diff.keys() == provenance | {"record_hash", "raw", "birth_day",
+                                                "person_values"}
+            assert diff["birth_day"] == (5, 15)
+
+
+def test_stage_by_stage_equals_run(hssk, samples, tmp_path, db_url, other_db_url,
+                                   link_partition):
+    """`extract`, `transform`, `match` and `load` one after another, on one empty database,
+    group the records into persons exactly as `run` does on another."""
+    work = tmp_path / "work"
+    assert hssk("init", db=db_url).exit_code == 0
+    result = hssk("extract", "auto", samples, "-o", work / "staged", "--json")
+    assert result.exit_code == 0, result.output
+    read = json.loads(result.output)["read"]
+    assert hssk("transform", work / "staged", "-o", work / "clean").exit_code == 0
+    assert hssk("match", work / "clean", "-o", work / "matched", db=db_url).exit_code == 0
+    result = hssk("load", work / "matched", "--json", db=db_url)
+    assert result.exit_code == 0, result.output
+    staged = json.loads(result.output)
+
+    assert hssk("init", db=other_db_url).exit_code == 0
+    result = hssk("run", samples, "--json", db=other_db_url)
+    assert result.exit_code == 0, result.output
+    whole = json.loads(result.output)
+
+    assert staged["reconciles"] and whole["reconciles"]
+    assert sum(f["created"] for f in staged["files"]) + staged["rejected"] == read
+    for key in ("read", "rejected", "persons_created", "identifiers_added"):
+        assert staged[key] == whole[key], key
+    stepwise, at_once = connect(db_url), connect(other_db_url)
+    try:
+        assert link_partition(stepwise) == link_partition(at_once)
+        assert count(stepwise, s.rejects) == count(at_once, s.rejects)
+    finally:
+        stepwise.dispose()
+        at_once.dispose()
 
 
 def test_failed_batch_leaves_nothing(db, samples, monkeypatch):
@@ -105,7 +182,7 @@ def test_failed_batch_leaves_nothing(db, samples, monkeypatch):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(loader, "_write_identifiers", boom)
-    data = match_stage(transform_stage(extract_files([samples]).data), db)
+    data = match_against(transform_stage(extract_files([samples]).data), db)
     with pytest.raises(RuntimeError):
         load_stage(data, db)
     assert count(db, s.persons) == 0
@@ -115,7 +192,7 @@ def test_failed_batch_leaves_nothing(db, samples, monkeypatch):
 
 def test_load_refuses_an_uninitialised_database(tmp_path, samples):
     engine = connect(f"sqlite:///{tmp_path / 'empty.db'}")
-    data = match_stage(transform_stage(extract_files([samples]).data))
+    data = match_against(transform_stage(extract_files([samples]).data), None)
     with pytest.raises(SchemaOutOfDate) as exc:
         load_stage(data, engine)
     assert "hssk init" in exc.value.hint

@@ -7,7 +7,7 @@ from openpyxl import Workbook
 
 from etl.load import schema as s
 from etl.pipeline import run
-from etl.transform.legacy import unicode_to_tcvn3
+from etl.text.legacy import unicode_to_tcvn3
 
 NAMES = ["Giàng A Páo", "Lò Thị Hương", "Vàng Thị Mỷ", "Hà Văn Đức", "Lò Thị Thủy"]
 

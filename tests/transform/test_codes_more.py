@@ -4,9 +4,9 @@ import pytest
 
 from etl.errors import UsageError
 from etl.extract.tabular import Sheet, convert_legacy_text
+from etl.text.legacy import unicode_to_tcvn3, unicode_to_vni
 from etl.transform.codes import resolve_value
 from etl.transform.icd10 import normalize_icd10, parse_icd10_list
-from etl.transform.legacy import unicode_to_tcvn3, unicode_to_vni
 from etl.transform.validate import DEFAULT_POLICY, load_policy
 
 

@@ -1,4 +1,4 @@
-"""Identifier structures from DOMAIN.md §4, and their agreement with the record."""
+"""Identifier structures (docs/domain.md#identifiers), and their agreement with the record."""
 
 import pytest
 

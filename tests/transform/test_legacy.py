@@ -7,7 +7,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from etl.transform.legacy import (
+from etl.text.legacy import (
     VIETNAMESE_LETTERS,
     VIETNAMESE_LOWER,
     detect_encoding,

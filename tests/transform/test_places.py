@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from etl import reference
+from etl.text import fold
 from etl.transform import codes
 from etl.transform.places import (
     Place,
@@ -22,7 +23,6 @@ from etl.transform.places import (
     resolve_place,
     resolve_places,
 )
-from etl.transform.text import fold
 
 # Thành phố Thanh Hóa (district 380): Phường Ba Đình 14776, Điện Biên 14767, Đông Hương 14794,
 # all merged into Phường Hạc Thành 14797 on 1 July 2025. Bỉm Sơn (381) has its own Ba Đình.

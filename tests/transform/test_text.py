@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from etl.transform.legacy import VIETNAMESE_LETTERS
-from etl.transform.text import clean, fold, title_name
+from etl.text import clean, fold, title_name
+from etl.text.legacy import VIETNAMESE_LETTERS
 
 names = st.text(alphabet=st.sampled_from(VIETNAMESE_LETTERS + tuple("bcdghklmnpqrstvx  \t")),
                 max_size=40)

@@ -150,7 +150,7 @@ _VIQR_PATTERN = re.compile(
 
 def tcvn3_to_unicode(text: str) -> str:
     """Decode TCVN3 text seen as Latin-1 characters. Capitals with a tone do not exist in
-    the font, so such letters come out lower case (DOMAIN.md §5)."""
+    the font, so such letters come out lower case (docs/domain.md#legacy-encodings)."""
     return "".join(TCVN3_TO_UNICODE.get(ch, ch) for ch in text)
 
 

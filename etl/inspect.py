@@ -3,6 +3,9 @@
 Detected kind, byte and font encodings, per sheet the header band and how each column maps,
 rows found, the first rows as parsed, and the problems that would reject rows — so an operator
 can check a workbook in seconds. ID numbers are masked unless asked for.
+
+A use case over extract and transform (it runs both on one file), so it sits beside the pipeline
+rather than inside a stage.
 """
 
 from __future__ import annotations

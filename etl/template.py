@@ -2,7 +2,8 @@
 
 Headers are the mapping's own first synonyms, so a filled template always loads; sex and health
 class are dropdowns, date columns only accept dates, and an instructions sheet says how to fill
-it in (and that the old TCVN3 fonts must not be used).
+it in (and that the old TCVN3 fonts must not be used). A use case built from the mappings, not
+an extractor, so it sits beside the pipeline.
 """
 
 from __future__ import annotations

@@ -1,0 +1,191 @@
+"""One function turns record pairs into decisions: link, review or different people.
+
+The engine, ``hssk explain``, the review workbook and the full relink all call
+:func:`decide`, so what explains a decision is what made it. For each pair: the comparison
+levels and their weights (:mod:`etl.match.model`), the prior of its class, the posterior
+probability, the hard rules it breaks (:data:`etl.match.declare.HARD_RULES`), and the
+ambiguity rule — a record that would link to two different people of one list of people goes to
+review, because the list itself says there are two such people.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from etl.kinds import kind_traits
+from etl.match.compare import columns, compare, take
+from etl.match.declare import COMPARISONS, HARD_RULES, Pairs
+from etl.match.model import MIN_LABELLED_PAIRS, Model, probability
+
+# Posterior log2-odds: 16 bits is a probability of 0.99998, 11 bits 0.9995 — Fellegi–Sunter
+# probabilities are overconfident (its comparisons are not independent), so the thresholds
+# are set where the measured precision holds (BENCHMARKS.md), not at face value.
+LINK_THRESHOLD = 16.0
+REVIEW_THRESHOLD = 11.0
+AMBIGUITY_MARGIN = 6.0  # bits by which one candidate must lead another of the same list
+# The ambiguity rule trusts a list to name each person once; a list whose own rows are often
+# duplicates of each other (within-list prior above 1 in 33) is not such a list.
+AMBIGUOUS_LIST_PRIOR = -5.0
+LINK, REVIEW, DIFFERENT = "link", "review", "different"
+
+
+@dataclass
+class Thresholds:
+    link: float = LINK_THRESHOLD
+    review: float = REVIEW_THRESHOLD
+
+
+@dataclass
+class Decided:
+    """Everything known about each pair (aligned with the ``pairs`` given to :func:`decide`)."""
+
+    levels: pd.DataFrame
+    weights: pd.DataFrame
+    score: np.ndarray  # bits of evidence
+    same_list: np.ndarray
+    posterior: np.ndarray  # log2-odds after the class prior and the ambiguity rule
+    vetoes: pd.DataFrame  # one boolean column per hard rule
+    ambiguous: np.ndarray
+    outcome: np.ndarray  # LINK / REVIEW / DIFFERENT
+
+    @property
+    def probability(self) -> np.ndarray:
+        return probability(self.posterior)
+
+    def vetoed(self) -> np.ndarray:
+        return self.vetoes.to_numpy().any(axis=1) if len(self.vetoes.columns) else \
+            np.zeros(len(self.score), dtype=bool)
+
+
+def one_row_per_person() -> frozenset[str]:
+    """Source kinds whose files list each person once (declared with the mappings)."""
+    return frozenset(k for k, t in kind_traits().items() if t.one_row_per_person)
+
+
+def same_list(frame: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Both rows of one file that lists each person once."""
+    kind = frame["source_kind"].to_numpy(object)
+    file = frame["file_key"].to_numpy(object)
+    return np.isin(kind[i], list(one_row_per_person())) & (file[i] == file[j]) & pd.notna(file[i])
+
+
+def same_home(frame: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    house = frame["household_head_key"].to_numpy(object)
+    mother = frame["mother_key"].to_numpy(object)
+    return ((house[i] == house[j]) & pd.notna(house[i])) | (
+        (mother[i] == mother[j]) & pd.notna(mother[i]))
+
+
+def score_pairs(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model,
+                cols: dict[str, np.ndarray] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Levels (plus ``names_swapped``) and per-comparison weights of ``pairs`` (columns i, j:
+    row positions in ``frame``)."""
+    cols = cols if cols is not None else columns(frame)
+    left = take(cols, pairs["i"].to_numpy())
+    levels = compare(left, take(cols, pairs["j"].to_numpy()))
+    return levels, model.level_weights(levels, left)
+
+
+def decide(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model, thresholds: Thresholds,
+           group: np.ndarray | None = None, *, cols: dict[str, np.ndarray] | None = None,
+           fit_priors: bool = False) -> Decided:
+    """Decisions for ``pairs`` of ``frame`` rows. ``group`` is each row's person before fuzzy
+    linking (identifiers and existing persons joined): the ambiguity rule asks whether two
+    candidates are two people. ``fit_priors`` re-estimates the class priors from these pairs
+    (a run does; an explanation uses the run's)."""
+    i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
+    levels, weights = score_pairs(frame, pairs, model, cols)
+    score = weights.sum(axis=1).to_numpy()
+    one_list = same_list(frame, i, j)
+    pair_class = one_list.astype(np.int8)
+    facts = Pairs(levels, same_home(frame, i, j), one_list)
+    vetoes = pd.DataFrame({r.name: r.applies(facts) for r in HARD_RULES})
+    vetoed = vetoes.to_numpy().any(axis=1)
+    final = vetoes[[r.name for r in HARD_RULES if not r.reviewable]].to_numpy().any(axis=1)
+    if fit_priors and model.labelled_pairs < MIN_LABELLED_PAIRS:
+        # Nothing labels the data (no shared identifiers): learn m from the candidates.
+        tf = score - sum(np.asarray(model.weights[n])[levels[n].to_numpy()]
+                         for n in COMPARISONS)
+        model.fit_m(levels, tf, final, pair_class)
+        weights = model.level_weights(levels, take(cols, i) if cols is not None else
+                                      take(columns(frame), i))
+        score = weights.sum(axis=1).to_numpy()
+    if fit_priors:
+        model.estimate_priors(np.where(vetoed, -60.0, score), pair_class)
+    posterior = model.posterior(score, pair_class)
+    # A hard rule forbids the link; the rules a person can settle leave the pair in review.
+    posterior = np.where(vetoed & ~final, np.minimum(posterior, thresholds.link - 0.01),
+                         posterior)
+    posterior = np.where(final, np.minimum(posterior, thresholds.review - 0.01), posterior)
+    ambiguous = np.zeros(len(posterior), dtype=bool)
+    if model.prior_log2_odds["within-one-list"] < AMBIGUOUS_LIST_PRIOR:
+        ambiguous = _ambiguous(frame, i, j, posterior, thresholds,
+                               group if group is not None else np.arange(len(frame)))
+    posterior = np.where(ambiguous, np.minimum(posterior, thresholds.link - 0.01), posterior)
+    outcome = np.where(posterior >= thresholds.link, LINK,
+                       np.where(posterior >= thresholds.review, REVIEW, DIFFERENT))
+    return Decided(levels, weights, score, one_list, posterior, vetoes, ambiguous, outcome)
+
+
+def _ambiguous(frame: pd.DataFrame, i_all: np.ndarray, j_all: np.ndarray, posterior: np.ndarray,
+               thresholds: Thresholds, group: np.ndarray) -> np.ndarray:
+    """A record that would link to two different people of one list of people is ambiguous
+    ("Lò Khăm, 1952, Mường Lý" twice in the registry): those links go to review, unless one
+    candidate leads by :data:`AMBIGUITY_MARGIN` bits."""
+    out = np.zeros(len(posterior), dtype=bool)
+    strong = np.flatnonzero(posterior >= thresholds.link)
+    if not len(strong):
+        return out
+    kind = frame["source_kind"].to_numpy(object)
+    file = frame["file_key"].to_numpy(object)
+    once = one_row_per_person()
+    by_side: dict[tuple[int, object], list[int]] = defaultdict(list)
+    for k in strong:
+        for x, y in ((i_all[k], j_all[k]), (j_all[k], i_all[k])):
+            if kind[y] in once and file[y] is not None:
+                by_side[(int(x), file[y])].append(int(k))
+    # Two rows of one list that are themselves strongly linked are one person listed twice
+    # (a duplicate registration), not two candidates.
+    strong_pairs = {(int(i_all[k]), int(j_all[k])) for k in strong}
+    for (x, _), ks in by_side.items():
+        if len(ks) < 2:
+            continue
+        others = [int(j_all[k] if i_all[k] == x else i_all[k]) for k in ks]
+        if len({group[o] for o in others}) < 2:
+            continue
+        if all((min(a, b), max(a, b)) in strong_pairs
+               for n, a in enumerate(others) for b in others[n + 1:]):
+            continue
+        ranked = sorted(ks, key=lambda k: -posterior[k])
+        best, second = posterior[ranked[0]], posterior[ranked[1]]
+        losers = ranked if best - second < AMBIGUITY_MARGIN else ranked[1:]
+        out[losers] = True
+    return out
+
+
+def reasons(decided: Decided, k: int) -> list[tuple[str, str]]:
+    """(English, Vietnamese) plain-word reasons for pair ``k``: the levels that weigh most,
+    then the rules that hold the pair back."""
+    rows = []
+    for name, c in COMPARISONS.items():
+        code = int(decided.levels.at[k, name])
+        if code:
+            lv = c.levels[code]
+            rows.append((abs(float(decided.weights.at[k, name])), lv.en, lv.vi))
+    rows.sort(key=lambda r: -r[0])
+    out = [(en, vi) for _, en, vi in rows]
+    if bool(decided.levels.at[k, "names_swapped"]):
+        out.insert(0, ("family and given name written the other way round",
+                       "họ và tên bị viết đảo"))
+    for rule in HARD_RULES:
+        if bool(decided.vetoes.at[k, rule.name]):
+            out.append((f"not linked on fuzzy evidence: {rule.en}",
+                        f"không tự ghép: {rule.vi}"))
+    if decided.ambiguous[k]:
+        out.append(("another person of the same list fits as well",
+                    "một người khác trong cùng danh sách cũng khớp"))
+    return out
