@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from etl.extract import iter_extract
+from etl.executors import prepared
 from etl.extract.sheets import record_hash
 from etl.job import Job
 from etl.load import load_stage
@@ -97,6 +97,7 @@ def run_sources(
     chunk_records: int | None = CHUNK_RECORDS,
     thresholds: Thresholds | None = None,
     heartbeat: Callable[[int | None], None] | None = None,
+    executor: str = "serial",
 ) -> RunSummary:
     """Extract, transform, match and load each of ``sources`` into ``engine``'s database.
 
@@ -141,16 +142,18 @@ def run_sources(
         feed_keys: set[str] = set()  # record keys of the feed's extract
         shas: list[str] = []
         unreadable = False
-        chunks = iter_extract(source.paths, kind=source.kind, text_encoding=source.text_encoding,
-                              mapping_files=source.mapping_files, progress=progress,
-                              chunk_records=None if keep_stages is not None else chunk_records)
-        for extracted in chunks:
+        chunks = prepared(source.paths, executor=executor, kind=source.kind,
+                          text_encoding=source.text_encoding, policy=policy,
+                          mapping_files=source.mapping_files, progress=progress,
+                          chunk_records=None if keep_stages is not None else chunk_records)
+        for extracted, clean in chunks:
             lap("extract", extracted, folder)
             summary.notes += [f"{n['source_file']}: {n['message']}"
                               for n in extracted.meta.get("notes", [])]
             unreadable |= bool((extracted.rejects["scope"] == "file").any())
-            cleaned = lap("transform", transform_stage(extracted, policy=policy), folder)
-            del extracted
+            cleaned = lap("transform", clean if clean is not None else
+                          transform_stage(extracted, policy=policy), folder)
+            del extracted, clean
             if source.feed:
                 cleaned = key_snapshot_records(cleaned, source.feed, seen if source.snapshot
                                                else None)

@@ -58,6 +58,28 @@ class StageData:
     meta: dict[str, object] = field(default_factory=dict)
 
 
+def concat_stages(stages: list[StageData]) -> StageData:
+    """Stages of consecutive inputs as one (tables concatenated in order, notes joined)."""
+    if len(stages) == 1:
+        return stages[0]
+    first = stages[0]
+
+    def cat(frames: list[pd.DataFrame | None]) -> pd.DataFrame | None:
+        kept = [f for f in frames if f is not None and len(f)]
+        if not kept:
+            return next((f for f in frames if f is not None), None)
+        return pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0]
+
+    names = list(dict.fromkeys(n for st in stages for n in st.tables))
+    meta = dict(first.meta)
+    meta["notes"] = [n for st in stages for n in st.meta.get("notes", [])]
+    return StageData(first.stage, cat([st.files for st in stages]),  # type: ignore[arg-type]
+                     cat([st.records for st in stages]),  # type: ignore[arg-type]
+                     cat([st.rejects for st in stages]),  # type: ignore[arg-type]
+                     {n: cat([st.tables.get(n) for st in stages]) for n in names},  # type: ignore[misc]
+                     cat([st.issues for st in stages]), meta)
+
+
 def empty(columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
 

@@ -178,6 +178,11 @@ def load_cmd(obj: Context, stage_dir: Path, as_json: bool) -> None:
               help="Also write the summary as batch-<id>.json into this folder.")
 @click.option("--wait", type=click.FloatRange(min=0), default=0, show_default=True,
               help="Seconds to wait while another run holds the database; then exit 3.")
+@click.option("--executor", type=click.Choice(["serial", "processes", "dask"]),
+              default="serial", show_default=True,
+              help="Where extract and transform run: here in chunks, one process per core, or "
+                   "on Dask (HSSK_DASK_SCHEDULER=tcp://host:8786 for a running cluster); "
+                   "matching and loading stay here.")
 @json_option
 @pass_context
 @click.pass_context
@@ -185,7 +190,7 @@ def run_cmd(ctx: click.Context, obj: Context, paths: tuple[Path, ...], config: P
             kind: str, text_encoding: str | None, mapping_files: tuple[Path, ...],
             keep_stages: Path | None, dry_run: bool, policy: Path | None,
             link_threshold: float, review_threshold: float, max_reject_rate: float,
-            summary_dir: Path | None, wait: float, as_json: bool) -> None:
+            summary_dir: Path | None, wait: float, executor: str, as_json: bool) -> None:
     """Extract, transform, match and load PATHS (files or folders, walked recursively), or the
     sources of a job file (--config job.yaml), one run at a time per database.
 
@@ -209,7 +214,7 @@ def run_cmd(ctx: click.Context, obj: Context, paths: tuple[Path, ...], config: P
     job = _job_with_overrides(ctx, config, paths) if config else None
     engine = connect(job.database if job and job.database else obj.db) if job else obj.engine()
     require_current(engine)
-    common = {"keep_stages": keep_stages, "dry_run": dry_run}
+    common = {"keep_stages": keep_stages, "dry_run": dry_run, "executor": executor}
     with RunLock(engine, command="run", wait=wait) as lock, \
             ProgressReporter(obj.quiet, lines=not as_json) as progress:
         if job is not None:

@@ -42,7 +42,9 @@ def export_cmd(obj: Context, output: Path, limit: int | None, commune: str | Non
     result = export_workbook(obj.engine(), output, limit=limit, commune=commune,
                              show_ids=show_ids)
     if not obj.quiet:
-        click.echo(f"wrote {result.pairs} pair(s) to review to {result.path}")
+        share = ("" if result.expected_same_share is None else
+                 f"; the matcher expects {result.expected_same_share:.0%} of them to be one person")
+        click.echo(f"wrote {result.pairs} pair(s) to review to {result.path}{share}")
 
 
 @review_group.command("import")

@@ -19,7 +19,7 @@ import pandas as pd
 from etl.kinds import kind_traits
 from etl.match.compare import columns, compare, take
 from etl.match.declare import COMPARISONS, HARD_RULES, Pairs
-from etl.match.model import MIN_LABELLED_PAIRS, Model, probability
+from etl.match.model import MIN_LABELLED_PAIRS, Model, calibrate, probability
 
 # Posterior log2-odds: 16 bits is a probability of 0.99998, 11 bits 0.9995 — Fellegi–Sunter
 # probabilities are overconfident (its comparisons are not independent), so the thresholds
@@ -129,6 +129,26 @@ def decide(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model, thresholds: T
     outcome = np.where(posterior >= thresholds.link, LINK,
                        np.where(posterior >= thresholds.review, REVIEW, DIFFERENT))
     return Decided(levels, weights, score, one_list, posterior, vetoes, ambiguous, outcome)
+
+
+def fit_calibration(frame: pd.DataFrame, pairs: pd.DataFrame, decided: Decided, model: Model,
+                    analyst: pd.DataFrame | None = None) -> None:
+    """Calibrate ``model``'s probabilities on the candidate pairs whose truth the data tells:
+    both records with a valid personal ID number, or an analyst's decision (``analyst``: i, j,
+    same). Pairs a hard rule or the ambiguity rule held back are left out (their posterior is
+    capped, not measured)."""
+    i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
+    pid = frame["personal_id"].where(frame["personal_id_status"] == "valid").to_numpy(object)
+    known = pd.notna(pid[i]) & pd.notna(pid[j])
+    same = known & (pid[i] == pid[j])
+    if analyst is not None and len(analyst):
+        at = {(int(a), int(b)): bool(v) for a, b, v in analyst[["i", "j", "same"]].itertuples(
+            index=False)}
+        for k, (a, b) in enumerate(zip(i.tolist(), j.tolist(), strict=True)):
+            if (a, b) in at:
+                known[k], same[k] = True, at[(a, b)]
+    use = known & ~decided.vetoed() & ~decided.ambiguous
+    model.calibration = calibrate(decided.posterior[use], same[use])
 
 
 def _ambiguous(frame: pd.DataFrame, i_all: np.ndarray, j_all: np.ndarray, posterior: np.ndarray,

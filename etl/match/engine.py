@@ -38,8 +38,9 @@ from etl.match.decide import (
     Decided,
     Thresholds,
     decide,
+    fit_calibration,
 )
-from etl.match.model import Model, estimate, probability
+from etl.match.model import Model, estimate
 from etl.stage import StageData, as_objects, map_distinct
 from etl.text import fold
 from etl.text.keys import address_key
@@ -242,6 +243,7 @@ class Context:
     rule: np.ndarray
     score: np.ndarray
     stats: dict
+    analyst: pd.DataFrame | None = None  # analysts' decisions as row pairs (i, j, same)
 
 
 def build_context(batch: pd.DataFrame, master: pd.DataFrame,
@@ -266,7 +268,7 @@ def build_context(batch: pd.DataFrame, master: pd.DataFrame,
     model = estimate(frame, labelled)
     clusters = Clusters(frame, decided[~decided["same"].astype(bool)])
     ctx = Context(frame, clusters, model, np.array([""] * len(frame), dtype=object),
-                  np.full(len(frame), np.nan), stats)
+                  np.full(len(frame), np.nan), stats, decided)
     _link_certain(ctx, ids, same)
     stats.update(identifier_pairs=int(len(ids)), labelled_pairs_for_m=model.labelled_pairs,
                  analyst_decisions=int(len(decided)))
@@ -305,6 +307,7 @@ def link_fuzzy(ctx: Context, cands: pd.DataFrame, thresholds: Thresholds) -> Dec
     """Decide every candidate pair and link from the most probable down."""
     group = np.array([ctx.clusters.find(x) for x in range(len(ctx.frame))])
     decided = decide(ctx.frame, cands, ctx.model, thresholds, group, fit_priors=True)
+    fit_calibration(ctx.frame, cands, decided, ctx.model, ctx.analyst)
     ci, cj = cands["i"].to_numpy(), cands["j"].to_numpy()
     for k in np.argsort(-decided.posterior, kind="stable"):
         if decided.outcome[k] != LINK:
@@ -317,6 +320,7 @@ def link_fuzzy(ctx: Context, cands: pd.DataFrame, thresholds: Thresholds) -> Dec
                     ctx.score[x] = decided.posterior[k]
     ctx.stats["scored_pairs"] = int(len(cands))
     ctx.stats["prior_log2_odds"] = dict(ctx.model.prior_log2_odds)
+    ctx.stats["calibration"] = ctx.model.calibration
     return decided
 
 
@@ -343,7 +347,7 @@ def review_queue(ctx: Context, cands: pd.DataFrame, decided: Decided | None,
     keys = ctx.frame["record_key"].to_numpy(object)
     i, j, s = (np.array(c) for c in zip(*rows, strict=True))
     pa, pb = person_of[i], person_of[j]
-    p = probability(s)
+    p = ctx.model.calibrated(s)
     out = pd.DataFrame({
         "record_key_a": keys[i], "record_key_b": keys[j], "score": np.round(s, 2),
         "person_a": pa, "person_b": pb, "probability": np.round(p, 4),

@@ -14,10 +14,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from etl.match.decide import LINK, REVIEW, Decided, Thresholds, decide, reasons
+from etl.match.decide import (
+    LINK,
+    REVIEW,
+    Decided,
+    Thresholds,
+    decide,
+    fit_calibration,
+    reasons,
+)
 from etl.match.declare import COMPARISONS
 from etl.match.engine import build_context
-from etl.match.model import probability
+from etl.match.model import Model
 
 
 @dataclass
@@ -28,7 +36,7 @@ class Explanation:
     total: float  # bits of evidence
     posterior: float = 0.0  # log2-odds after the prior, the hard rules and the ambiguity rule
     probability: float = 0.0
-    outcome: str = ""  # link / review / different / identifier / never
+    outcome: str = ""  # what :func:`etl.match.decide.decide` says: link / review / different
     shared_identifiers: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     vetoes: list[str] = field(default_factory=list)
@@ -50,6 +58,7 @@ def explain_pairs(master: pd.DataFrame, decisions: pd.DataFrame | None,
     group = np.array([ctx.clusters.find(x) for x in range(len(frame))])
     # The run's context first: class priors and the ambiguity rule come from all candidates.
     decided_all = decide(frame, cands, ctx.model, thresholds, group, fit_priors=True)
+    fit_calibration(frame, cands, decided_all, ctx.model, ctx.analyst)
     at = {(int(i), int(j)): k for k, (i, j) in enumerate(
         zip(cands["i"].to_numpy(), cands["j"].to_numpy(), strict=True))}
     wanted = pd.DataFrame([(min(pos[a], pos[b]), max(pos[a], pos[b])) for a, b in pairs],
@@ -60,7 +69,7 @@ def explain_pairs(master: pd.DataFrame, decisions: pd.DataFrame | None,
     for n, (i, j) in enumerate(wanted.itertuples(index=False)):
         k = at.get((int(i), int(j)))
         d, row = (decided_all, k) if k is not None else (others, n)
-        e = _explain(frame, int(i), int(j), d, row, thresholds,
+        e = _explain(frame, int(i), int(j), d, row, ctx.model, thresholds,
                      ctx.clusters.find(int(i)) == ctx.clusters.find(int(j)))
         e.same_person_now = now.get(frame.at[int(i), "record_key"]) == now.get(
             frame.at[int(j), "record_key"])
@@ -68,23 +77,23 @@ def explain_pairs(master: pd.DataFrame, decisions: pd.DataFrame | None,
     return out
 
 
-def _explain(frame: pd.DataFrame, i: int, j: int, d: Decided, k: int,
+def _explain(frame: pd.DataFrame, i: int, j: int, d: Decided, k: int, model: Model,
              thresholds: Thresholds, joined: bool) -> Explanation:
     a, b = frame.iloc[i].to_dict(), frame.iloc[j].to_dict()
     rows = [(c.en, c.levels[int(d.levels.at[k, name])].name,
              round(float(d.weights.at[k, name]), 2)) for name, c in COMPARISONS.items()]
     total = round(float(d.score[k]), 2)
     e = Explanation(a, b, rows, total, round(float(d.posterior[k]), 2),
-                    round(float(probability(d.posterior[k])), 6), str(d.outcome[k]))
+                    round(float(model.calibrated(d.posterior[k])), 6), str(d.outcome[k]))
     _identifiers(e, a, b)
     words = reasons(d, k)
     e.vetoes = [en for en, _ in words if en.startswith("not linked on fuzzy evidence")]
     if e.conflicts:
-        e.outcome, e.decision = "never", "never the same person: " + "; ".join(e.conflicts)
+        e.decision = "never the same person: " + "; ".join(e.conflicts)
     elif joined and e.shared_identifiers:
-        e.outcome, e.decision = "identifier", "linked by " + " and ".join(e.shared_identifiers)
+        e.decision = "linked by " + " and ".join(e.shared_identifiers)
     elif joined:
-        e.outcome, e.decision = "identifier", "linked by an analyst's decision or identifiers"
+        e.decision = "linked by an analyst's decision or identifiers"
     elif e.outcome == LINK:
         e.decision = (f"link: probability {e.probability:.6f} ({e.posterior:+.1f} bits) ≥ link "
                       f"threshold {thresholds.link:g} bits")

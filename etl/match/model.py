@@ -28,6 +28,8 @@ from etl.match.declare import COMPARISONS, PRIOR_CLASSES
 FULL_SAMPLE = 2000  # records from which u is taken from the data alone
 MAX_TF_WEIGHT = 14.0
 MIN_LABELLED_PAIRS = 200
+RIDGE = 0.1
+DEFAULT_CALIBRATION = (0.82, -11.0)
 MIN_PRIOR, MAX_PRIOR = 1e-5, 0.95
 # Fellegi–Sunter evidence is overconfident (its comparisons are not independent): the prior's
 # fixed point counts each pair's bits at this fraction, or a list's namesakes would pass for
@@ -49,8 +51,20 @@ class Model:
     u: dict[str, list[float]]
     name_freq: dict[str, dict[str, float]] = field(default_factory=dict)
     labelled_pairs: int = 0
+    records: int = FULL_SAMPLE  # how many records the model was estimated on
     prior_log2_odds: dict[str, float] = field(default_factory=lambda: {
         "across-sources": 0.0, "within-one-list": -8.0})
+    # (slope, intercept) mapping posterior log2-odds to calibrated log2-odds, fitted on pairs
+    # whose truth the data tells (see :func:`calibrate`); where the data tells none, the
+    # calibration measured on a generated district (BENCHMARKS.md)
+    calibration: tuple[float, float] | None = None
+
+    def calibrated(self, posterior: np.ndarray | float) -> np.ndarray:
+        """The probability a pair is one person, corrected for Fellegi–Sunter's overconfidence
+        where the data allowed a calibration."""
+        x = np.asarray(posterior, dtype=float)
+        slope, intercept = self.calibration or DEFAULT_CALIBRATION
+        return probability(slope * x + intercept)
 
     def level_weights(self, levels: pd.DataFrame, left: dict[str, np.ndarray]) -> pd.DataFrame:
         """The weight each comparison adds to each pair (TF included)."""
@@ -77,7 +91,8 @@ class Model:
             f = pd.Series(values[exact]).map(freq).to_numpy(float)
             ok = ~np.isnan(f) & (f > 0)
             out[exact[ok]] = np.minimum(MAX_TF_WEIGHT, np.log2(m_exact / f[ok])) - base
-        return out
+        # Name frequencies of a handful of records say little: blended in like u.
+        return out * min(1.0, self.records / FULL_SAMPLE)
 
     def estimate_priors(self, scores: np.ndarray, pair_class: np.ndarray,
                         rounds: int = 30) -> None:
@@ -127,6 +142,34 @@ class Model:
 
 def probability(log2_odds: np.ndarray | float) -> np.ndarray:
     return 1 / (1 + np.exp2(-np.clip(np.asarray(log2_odds, dtype=float), -60, 60)))
+
+
+def calibrate(posterior: np.ndarray, same: np.ndarray, rounds: int = 50
+              ) -> tuple[float, float] | None:
+    """Logistic regression of the truth on the posterior log2-odds (Newton's method on the
+    standardised posterior, a light ridge keeping it finite where the pairs separate): the
+    pairs are candidates whose truth the data tells — both records carry a valid personal ID
+    number (the same one: one person; two different: two), or an analyst decided them. Needs
+    both kinds of pair, 30 at least of each. Returns (slope, intercept) in log2-odds."""
+    x = np.clip(np.asarray(posterior, dtype=float), -30, 60)
+    y = np.asarray(same, dtype=float)
+    if len(x) < 60 or y.sum() < 30 or (1 - y).sum() < 30:
+        return None
+    centre, spread = float(x.mean()), float(x.std()) or 1.0
+    design = np.stack([(x - centre) / spread, np.ones_like(x)], axis=1)
+    w = np.zeros(2)
+    for _ in range(rounds):
+        p = 1 / (1 + np.exp(-np.clip(design @ w, -30, 30)))
+        grad = design.T @ (y - p) - RIDGE * w
+        hess = (design * (p * (1 - p))[:, None]).T @ design + RIDGE * np.eye(2)
+        step = np.linalg.solve(hess, grad)
+        w = w + step
+        if np.abs(step).max() < 1e-9:
+            break
+    # natural log-odds a*z + b with z = (x - centre)/spread, expressed in log2-odds of x
+    slope = w[0] / spread / math.log(2)
+    intercept = (w[1] - w[0] * centre / spread) / math.log(2)
+    return round(float(slope), 4), round(float(intercept), 4)
 
 
 def _frequencies(counts: np.ndarray, size: int) -> list[float]:
@@ -184,4 +227,4 @@ def estimate(frame: pd.DataFrame, labelled: pd.DataFrame | None, *, seed: int = 
     for name, c in COMPARISONS.items():
         if c.term_frequency:
             freq[name] = frame[f"{name}_key"].value_counts(normalize=True).to_dict()
-    return Model(_weights(m, u), m, u, freq, pairs)
+    return Model(_weights(m, u), m, u, freq, pairs, n)

@@ -69,6 +69,8 @@ class ExportResult:
     path: Path
     pairs: int
     groups: int
+    # the mean of the pairs' probabilities: how many answers should come back "same"
+    expected_same_share: float | None = None
 
 
 def export_workbook(engine: Engine, out: Path, *, limit: int | None = None,
@@ -101,7 +103,10 @@ def export_workbook(engine: Engine, out: Path, *, limit: int | None = None,
     help_sheet.column_dimensions["A"].width = 32
     help_sheet.column_dimensions["B"].width = 110
     save_deterministic(wb, out)
-    return ExportResult(Path(out), len(pairs), len({p.group_key for p in pairs} - {None}))
+    known = [float(p.probability) for p in pairs if p.probability is not None]
+    share = round(sum(known) / len(known), 3) if known else None
+    return ExportResult(Path(out), len(pairs), len({p.group_key for p in pairs} - {None}),
+                        share)
 
 
 def _row(p: Pair, en: str, vi: str, show_ids: bool) -> list[object]:

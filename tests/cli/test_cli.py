@@ -28,29 +28,6 @@ def test_every_command_has_help_and_a_readme_section():
         assert f"hssk {' '.join(path)}" in readme, f"README lacks `hssk {' '.join(path)}`"
 
 
-def test_stage_by_stage_equals_run(hssk, samples, tmp_path, db_url):
-    assert hssk("init", db=db_url).exit_code == 0
-    work = tmp_path / "work"
-    result = hssk("extract", "auto", samples, "-o", work / "staged", "--json")
-    assert result.exit_code == 0, result.output
-    extracted = json.loads(result.output)
-    assert extracted["read"] > 0
-    assert hssk("transform", work / "staged", "-o", work / "clean").exit_code == 0
-    assert hssk("match", work / "clean", "-o", work / "matched", db=db_url).exit_code == 0
-    result = hssk("load", work / "matched", "--json", db=db_url)
-    assert result.exit_code == 0, result.output
-    loaded = json.loads(result.output)
-    assert loaded["reconciles"]
-    assert sum(f["created"] for f in loaded["files"]) + loaded["rejected"] == extracted["read"]
-
-    result = hssk("run", samples, "--json", db=db_url)
-    assert result.exit_code == 0
-    again = json.loads(result.output)
-    assert again["persons_created"] == 0
-    assert sum(f["unchanged"] for f in again["files"]) == sum(
-        f["created"] for f in loaded["files"])
-
-
 def test_run_then_export_links(hssk, samples, tmp_path, db_url):
     hssk("init", db=db_url)
     result = hssk("run", samples, db=db_url)

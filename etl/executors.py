@@ -1,0 +1,121 @@
+"""Where the per-file work runs: in this process, in a pool of processes, or on Dask.
+
+Extract and transform are per file and independent, so they scale out; matching and loading
+are global (one master index, one writer) and stay in the calling process, in file order, so
+every executor gives the same batches in the same order. ``serial`` streams a source in chunks
+of about ``chunk_records`` rows across files (bounded memory); ``processes`` and ``dask`` hand
+out one file per task and receive each file's extracted and clean stage back.
+
+Dask runs the same function on a ``distributed`` cluster: ``dask`` alone starts a local one
+(``LocalCluster``, one worker per core); set ``HSSK_DASK_SCHEDULER=tcp://host:8786`` to use a
+running cluster whose workers have ``hssk-etl`` installed and can read the input paths.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from etl.errors import UsageError
+from etl.extract import iter_extract
+from etl.extract.files import expand_paths, unsupported_files
+from etl.stage import StageData, concat_stages
+from etl.transform import transform_stage
+
+EXECUTORS = ("serial", "processes", "dask")
+
+
+@dataclass(frozen=True)
+class FileTask:
+    """What a worker needs to extract and transform one file (picklable)."""
+
+    path: Path
+    kind: str | None = None
+    text_encoding: str | None = None
+    mapping_files: tuple[Path, ...] = field(default_factory=tuple)
+    policy: tuple[tuple[str, str], ...] | None = None
+
+
+def prepare_file(task: FileTask) -> tuple[StageData, StageData]:
+    """Extract and transform one whole file: (extracted, clean)."""
+    extracted = next(iter_extract([task.path], kind=task.kind, text_encoding=task.text_encoding,
+                                  mapping_files=list(task.mapping_files) or None,
+                                  chunk_records=None))
+    policy = dict(task.policy) if task.policy is not None else None
+    return extracted, transform_stage(extracted, policy=policy)
+
+
+def prepared(paths: list[Path], *, executor: str = "serial", kind: str | None = None,
+             text_encoding: str | None = None, mapping_files: list[Path] | None = None,
+             policy: dict[str, str] | None = None, chunk_records: int | None = 25_000,
+             progress=None) -> Iterator[tuple[StageData, StageData | None]]:  # type: ignore[no-untyped-def]
+    """(extracted, clean) stage pairs of ``paths``, in file order, from ``executor``. The
+    serial executor leaves the clean stage ``None``: the caller transforms each chunk as it
+    comes, so the two stages are timed apart and only one chunk is in memory."""
+    if executor not in EXECUTORS:
+        raise UsageError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
+    files = expand_paths(paths) if executor != "serial" else []
+    if not files:  # serial, or nothing to read (the serial path words the error)
+        for extracted in iter_extract(paths, kind=kind, text_encoding=text_encoding,
+                                      mapping_files=mapping_files, progress=progress,
+                                      chunk_records=chunk_records):
+            yield extracted, None
+        return
+    notes = [{"source_file": p.name, "message": f"not read: {p.suffix or 'no'} files are not a "
+              "source type hssk reads (CSV, XLSX, XLS, ODS, XML)"}
+             for p in unsupported_files(paths)]
+    tasks = [FileTask(p, kind, text_encoding, tuple(mapping_files or ()),
+                      tuple(sorted(policy.items())) if policy is not None else None)
+             for p in files]
+    if executor == "processes":
+        with ProcessPoolExecutor(max_workers=min(len(tasks), os.cpu_count() or 1)) as pool:
+            yield from _rechunked(pool.map(prepare_file, tasks), notes, chunk_records)
+        return
+    yield from _rechunked(_on_dask(tasks), notes, chunk_records)
+
+
+def _rechunked(results: Iterator[tuple[StageData, StageData]], notes: list[dict[str, str]],
+               chunk_records: int | None) -> Iterator[tuple[StageData, StageData]]:
+    """The files' stages regrouped into the chunks the serial path makes (consecutive files up
+    to ``chunk_records`` rows), so matching sees the same batches whatever ran the files; the
+    files not read are noted on the first, as the serial path does."""
+    pending: list[tuple[StageData, StageData]] = []
+    weight = 0
+    for n, (extracted, clean) in enumerate(results):
+        if n == 0 and notes:
+            extracted.meta["notes"] = notes + list(extracted.meta.get("notes", []))
+        pending.append((extracted, clean))
+        weight += len(extracted.records) + sum(len(t) for t in extracted.tables.values())
+        if chunk_records and weight >= chunk_records:
+            yield _joined(pending)
+            pending, weight = [], 0
+    if pending:
+        yield _joined(pending)
+
+
+def _joined(pending: list[tuple[StageData, StageData]]) -> tuple[StageData, StageData]:
+    return (concat_stages([e for e, _ in pending]), concat_stages([c for _, c in pending]))
+
+
+def _on_dask(tasks: list[FileTask]) -> Iterator[tuple[StageData, StageData]]:
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise UsageError("the dask executor needs Dask: pip install 'hssk-etl[dask]'") from exc
+    address = os.environ.get("HSSK_DASK_SCHEDULER")
+    cluster = None if address else LocalCluster(n_workers=os.cpu_count() or 1,
+                                                threads_per_worker=1, processes=True,
+                                                dashboard_address=None)
+    client = Client(address or cluster)
+    try:
+        futures = client.map(prepare_file, tasks, pure=False)
+        for future in futures:  # in file order: matching and loading stay deterministic
+            yield future.result()
+            future.release()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
