@@ -113,16 +113,43 @@ def run_sources(
     matching, and once all its files are loaded, the feed's records they no longer hold are
     marked no longer current (:func:`etl.load.loader.retire_missing`), in a batch of their own.
     """
-    summary = RunSummary(command="run", database=redact(str(engine.url)), dry_run=dry_run)
-    clock = time.perf_counter()
-    per_file: dict[str, FileCounts] = {}
-    issues, rejects = [], []
+    state = _Run(RunSummary(command="run", database=redact(str(engine.url)), dry_run=dry_run),
+                 engine, heartbeat, progress)
+    for number, source in enumerate(sources, 1):
+        folder = None if keep_stages is None else (
+            Path(keep_stages) if len(sources) == 1 else
+            Path(keep_stages) / f"{number}-{source.feed or 'source'}")
+        chunks = prepared(source.paths, executor=executor, kind=source.kind,
+                          text_encoding=source.text_encoding, policy=policy,
+                          mapping_files=source.mapping_files, progress=progress,
+                          chunk_records=None if keep_stages is not None else chunk_records)
+        state.source(source, chunks, folder, policy=policy, thresholds=thresholds,
+                     dry_run=dry_run)
+    summary = state.summary
+    summary.files = list(state.per_file.values())
+    summary.count_findings(pd.concat(state.issues) if state.issues else None,
+                           pd.concat(state.rejects) if state.rejects else None)
+    return summary
 
-    def lap(stage: str, data: StageData, folder: Path | None) -> StageData:
-        nonlocal clock
+
+class _Run:
+    """One run's running totals: the summary, per-file counts, findings and stage clock."""
+
+    def __init__(self, summary: RunSummary, engine: Engine,
+                 heartbeat: Callable[[int | None], None] | None,
+                 progress: Progress | None) -> None:
+        self.summary, self.engine, self.heartbeat, self.progress = (summary, engine, heartbeat,
+                                                                    progress)
+        self.clock = time.perf_counter()
+        self.per_file: dict[str, FileCounts] = {}
+        self.issues: list[pd.DataFrame] = []
+        self.rejects: list[pd.DataFrame] = []
+
+    def lap(self, stage: str, data: StageData, folder: Path | None) -> StageData:
         now = time.perf_counter()
-        summary.seconds[stage] = round(summary.seconds.get(stage, 0) + now - clock, 3)
-        clock = now
+        summary = self.summary
+        summary.seconds[stage] = round(summary.seconds.get(stage, 0) + now - self.clock, 3)
+        self.clock = now
         summary.peak_memory_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         log.info("stage done", extra={"stage": stage, "records": len(data.records),
                                       "rejects": len(data.rejects),
@@ -130,59 +157,55 @@ def run_sources(
                                       "peak_memory_mb": summary.peak_memory_mb})
         if folder is not None:
             write_stage(data, folder / stage)
-        if heartbeat:
-            heartbeat(summary.batch_id)
+        if self.heartbeat:
+            self.heartbeat(summary.batch_id)
         return data
 
-    for number, source in enumerate(sources, 1):
-        folder = None if keep_stages is None else (
-            Path(keep_stages) if len(sources) == 1 else
-            Path(keep_stages) / f"{number}-{source.feed or 'source'}")
+    def source(self, source: Inputs, chunks, folder: Path | None, *,  # type: ignore[no-untyped-def]
+               policy: dict[str, str] | None, thresholds: Thresholds | None,
+               dry_run: bool) -> None:
+        """Every chunk of one source through the stages; then retire a snapshot's gone rows."""
         seen: Counter[str] = Counter()  # business keys of the feed's extract, for suffixes
         feed_keys: set[str] = set()  # record keys of the feed's extract
         shas: list[str] = []
         unreadable = False
-        chunks = prepared(source.paths, executor=executor, kind=source.kind,
-                          text_encoding=source.text_encoding, policy=policy,
-                          mapping_files=source.mapping_files, progress=progress,
-                          chunk_records=None if keep_stages is not None else chunk_records)
         for extracted, clean in chunks:
-            lap("extract", extracted, folder)
-            summary.notes += [f"{n['source_file']}: {n['message']}"
-                              for n in extracted.meta.get("notes", [])]
+            self.lap("extract", extracted, folder)
+            self.summary.notes += [f"{n['source_file']}: {n['message']}"
+                                   for n in extracted.meta.get("notes", [])]
             unreadable |= bool((extracted.rejects["scope"] == "file").any())
-            cleaned = lap("transform", clean if clean is not None else
-                          transform_stage(extracted, policy=policy), folder)
+            cleaned = self.lap("transform", clean if clean is not None else
+                               transform_stage(extracted, policy=policy), folder)
             del extracted, clean
             if source.feed:
                 cleaned = key_snapshot_records(cleaned, source.feed, seen if source.snapshot
                                                else None)
                 feed_keys.update(cleaned.records["record_key"])
-            matched = lap("match", match_against(cleaned, engine, thresholds), folder)
-            del cleaned
-            if matched.issues is not None and len(matched.issues):
-                issues.append(matched.issues[["slug"]])
-            if len(matched.rejects):
-                rejects.append(matched.rejects[["slug", "scope"]])
-            chunk_shas = list(matched.files["file_sha256"])
-            if dry_run:
-                counts = dry_run_counts(matched)
-            else:
-                load = load_stage(matched, engine, command="run", progress=progress)
-                lap("load", matched, None)
-                counts = load.files
-                _add_load(summary, load)
-            for sha, c in zip(chunk_shas, counts, strict=True):
-                _merge(per_file, sha, c)
-                if sha not in shas:
-                    shas.append(sha)
-            del matched
+            self.chunk(cleaned, folder, thresholds, dry_run, shas)
         if source.snapshot and not dry_run and shas:
-            _retire(summary, engine, source, feed_keys, shas[-1], per_file, unreadable)
-    summary.files = list(per_file.values())
-    summary.count_findings(pd.concat(issues) if issues else None,
-                           pd.concat(rejects) if rejects else None)
-    return summary
+            _retire(self.summary, self.engine, source, feed_keys, shas[-1], self.per_file,
+                    unreadable)
+
+    def chunk(self, cleaned: StageData, folder: Path | None, thresholds: Thresholds | None,
+              dry_run: bool, shas: list[str]) -> None:
+        """Match and load one clean chunk; count it per file."""
+        matched = self.lap("match", match_against(cleaned, self.engine, thresholds), folder)
+        if matched.issues is not None and len(matched.issues):
+            self.issues.append(matched.issues[["slug"]])
+        if len(matched.rejects):
+            self.rejects.append(matched.rejects[["slug", "scope"]])
+        chunk_shas = list(matched.files["file_sha256"])
+        if dry_run:
+            counts = dry_run_counts(matched)
+        else:
+            load = load_stage(matched, self.engine, command="run", progress=self.progress)
+            self.lap("load", matched, None)
+            counts = load.files
+            _add_load(self.summary, load)
+        for sha, c in zip(chunk_shas, counts, strict=True):
+            _merge(self.per_file, sha, c)
+            if sha not in shas:
+                shas.append(sha)
 
 
 def _add_load(summary: RunSummary, load: LoadCounts) -> None:

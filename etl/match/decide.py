@@ -21,11 +21,11 @@ from etl.match.compare import columns, compare, take
 from etl.match.declare import COMPARISONS, HARD_RULES, Pairs
 from etl.match.model import MIN_LABELLED_PAIRS, Model, calibrate, probability
 
-# Posterior log2-odds: 16 bits is a probability of 0.99998, 11 bits 0.9995 — Fellegi–Sunter
+# Posterior log2-odds: 16 bits is a probability of 0.99998, 12 bits 0.9998 — Fellegi–Sunter
 # probabilities are overconfident (its comparisons are not independent), so the thresholds
 # are set where the measured precision holds (BENCHMARKS.md), not at face value.
 LINK_THRESHOLD = 16.0
-REVIEW_THRESHOLD = 11.0
+REVIEW_THRESHOLD = 12.0
 AMBIGUITY_MARGIN = 6.0  # bits by which one candidate must lead another of the same list
 # The ambiguity rule trusts a list to name each person once; a list whose own rows are often
 # duplicates of each other (within-list prior above 1 in 33) is not such a list.

@@ -264,7 +264,14 @@ def coverage_report(engine: Engine, *, as_of: dt.date | None = None,
         batches = conn.execute(
             sa.select(s.batches.c.id, s.batches.c.finished_at)
             .where(s.batches.c.status == "committed").order_by(s.batches.c.id)).all()
+    _place_columns(frame, place)
+    tables = [*_commune_tables(frame, place, pct), *_area_tables(frame, place, pct),
+              *_people_tables(frame, pct), _trend_table(frame, batches, pct)]
+    totals = dict(zip(MEASURES, measures(frame, pct), strict=True))
+    return CoverageReport(as_of, goal, place.source, totals, tables)
 
+
+def _place_columns(frame: pd.DataFrame, place) -> None:  # type: ignore[no-untyped-def]
     # The person's own post-2025 code where the resolver filled it, else the crosswalk default.
     frame["commune_code_2025"] = [
         own if isinstance(own, str) and own else
@@ -274,6 +281,10 @@ def coverage_report(engine: Engine, *, as_of: dt.date | None = None,
                               for c in frame["commune_code"]]
     frame["province_code"] = [u.province_code if (u := place.commune(c)) else None
                               for c in frame["commune_code"]]
+
+
+def _commune_tables(frame: pd.DataFrame, place, pct: float) -> list[ReportTable]:  # type: ignore[no-untyped-def]
+    """Per commune, before and after the 2025 reform."""
     old_keys = frame["commune_code"].fillna(UNKNOWN).replace("", UNKNOWN)
 
     def commune_row(code: str) -> list[object]:
@@ -306,7 +317,10 @@ def coverage_report(engine: Engine, *, as_of: dt.date | None = None,
          *MEASURES],
         _grouped(frame, frame["commune_code_2025"], pct, commune_2025_row),
         key="commune_code_2025")
+    return [communes, communes_2025]
 
+
+def _area_tables(frame: pd.DataFrame, place, pct: float) -> list[ReportTable]:  # type: ignore[no-untyped-def]
     district_names = {u.district_code: u.district for u in place.communes.values()}
     districts = ReportTable(
         "districts", "Coverage per district (units before 1 July 2025)",
@@ -321,6 +335,10 @@ def coverage_report(engine: Engine, *, as_of: dt.date | None = None,
         _grouped(frame, frame["province_code"], pct,
                  lambda c: [c, c if c == UNKNOWN else province_names.get(c)]),
         key="province_code")
+    return [districts, provinces]
+
+
+def _people_tables(frame: pd.DataFrame, pct: float) -> list[ReportTable]:
     ages = ReportTable(
         "age_groups", "Coverage by age group (age at the report date)",
         ["age_group", *MEASURES],
@@ -338,7 +356,10 @@ def coverage_report(engine: Engine, *, as_of: dt.date | None = None,
         _grouped(frame, frame["ethnicity_code"], pct,
                  lambda c: [c, c if c == UNKNOWN else ethnic_names.get(c)]),
         key="ethnicity_code")
+    return [ages, sexes, ethnicity]
 
+
+def _trend_table(frame: pd.DataFrame, batches, pct: float) -> ReportTable:  # type: ignore[no-untyped-def]
     trend_rows = []
     first = frame["first_batch"].astype("Float64")
     health = frame["health_batch"]
@@ -348,16 +369,11 @@ def coverage_report(engine: Engine, *, as_of: dt.date | None = None,
         n, k = int(residents.sum()), int(covered.sum())
         trend_rows.append([int(batch_id), finished_at.date().isoformat() if finished_at else None,
                            n, k, percent(k, n), pct])
-    trend = ReportTable(
+    return ReportTable(
         "trend", "Cumulative coverage after each batch",
         ["batch_id", "finished_on", "residents", "with_health_data", "coverage_pct",
          "target_pct"], trend_rows, key="batch_id",
         note="Residents and records with health data as they stood after each loaded batch.")
-
-    totals = dict(zip(MEASURES, measures(frame, pct), strict=True))
-    return CoverageReport(as_of, goal, place.source, totals,
-                          [communes, communes_2025, districts, provinces, ages, sexes, ethnicity,
-                           trend])
 
 
 def render_coverage_html(report: CoverageReport) -> str:

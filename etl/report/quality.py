@@ -164,16 +164,7 @@ def quality_report(engine: Engine) -> QualityReport:
             sa.select(s.persons.c.created_batch_id, sa.func.count())
             .group_by(s.persons.c.created_batch_id)).all())
 
-    file_of_record = dict(zip(records["record_key"], records["source_file_id"], strict=True))
-    reviewed: dict[int, set[str]] = defaultdict(set)
-    open_pairs: Counter[int] = Counter()
-    for key_a, key_b, status, _ in reviews:
-        for fid in {file_of_record.get(key_a), file_of_record.get(key_b)} - {None}:
-            if status == "open":
-                open_pairs[fid] += 1
-        for key in (key_a, key_b):
-            if key in file_of_record:
-                reviewed[file_of_record[key]].add(key)
+    reviewed, open_pairs = _review_counts(records, reviews)
 
     by_sha: dict[str, list] = defaultdict(list)
     for r in rejects:
@@ -213,15 +204,47 @@ def quality_report(engine: Engine) -> QualityReport:
     per_file_table = ReportTable("quality", "Data quality per source file", FILE_COLUMNS,
                                  file_rows, key="source_file")
 
+    reasons_table = _reasons_table(rejects)
+    batches_table = _batches_table(batches, file_rows, rejects, reviews, persons_created,
+                                   measures)
+    totals = {c: sum(int(r[FILE_COLUMNS.index(c)] or 0) for r in file_rows)
+              for c in ("rows_read", "records_loaded", "rejected", "problems", *measures,
+                        "open_review_pairs")}
+    totals["files"] = len(file_rows)
+    totals["legacy_font_files"] = sum(1 for r in file_rows if r[4])
+    totals["open_review_pairs"] = sum(1 for r in reviews if r.status == "open")
+    return QualityReport([per_file_table, batches_table, reasons_table], totals)
+
+
+def _review_counts(records: pd.DataFrame, reviews: list
+                   ) -> tuple[dict[int, set[str]], Counter[int]]:
+    """Per file: its records in a review pair, and its open pairs."""
+    file_of_record = dict(zip(records["record_key"], records["source_file_id"], strict=True))
+    reviewed: dict[int, set[str]] = defaultdict(set)
+    open_pairs: Counter[int] = Counter()
+    for key_a, key_b, status, _ in reviews:
+        for fid in {file_of_record.get(key_a), file_of_record.get(key_b)} - {None}:
+            if status == "open":
+                open_pairs[fid] += 1
+        for key in (key_a, key_b):
+            if key in file_of_record:
+                reviewed[file_of_record[key]].add(key)
+    return reviewed, open_pairs
+
+
+def _reasons_table(rejects: list) -> ReportTable:
     reason_rows = sorted(
         ([r.source_file, r.batch_id, r.stage, r.scope, r.slug, r.field, int(r.n)]
          for r in rejects), key=lambda x: (x[0], x[1], x[2], x[3], x[4], x[5]))
-    reasons_table = ReportTable(
+    return ReportTable(
         "rejects_by_reason", "Rejects by reason",
         ["source_file", "batch_id", "stage", "scope", "slug", "field", "count"], reason_rows,
         note="Scope record: the row did not load; part: it loaded without a broken part; "
              "file: the file or its unreadable tail.")
 
+
+def _batches_table(batches: list, file_rows: list[list[object]], rejects: list, reviews: list,
+                   persons_created: dict, measures: list[str]) -> ReportTable:
     batch_rows = []
     sum_cols = ["rows_read", "records_loaded", *measures]
     for batch in batches:
@@ -235,19 +258,11 @@ def quality_report(engine: Engine) -> QualityReport:
             sum(1 for m in mine if m["legacy_font"]), added_rejects,
             int(persons_created.get(batch.id, 0)), len(pairs),
             sum(1 for r in pairs if r.status == "open")])
-    batches_table = ReportTable(
+    return ReportTable(
         "batches", "Per batch (the files a batch first loaded)",
         ["batch_id", "started_at", "finished_at", "command", "status", "files", *sum_cols,
          "legacy_font_files", "rejects_added", "persons_created", "review_pairs_added",
          "review_pairs_open"], batch_rows, key="batch_id")
-
-    totals = {c: sum(int(r[FILE_COLUMNS.index(c)] or 0) for r in file_rows)
-              for c in ("rows_read", "records_loaded", "rejected", "problems", *measures,
-                        "open_review_pairs")}
-    totals["files"] = len(file_rows)
-    totals["legacy_font_files"] = sum(1 for r in file_rows if r[4])
-    totals["open_review_pairs"] = sum(1 for r in reviews if r.status == "open")
-    return QualityReport([per_file_table, batches_table, reasons_table], totals)
 
 
 def _iso(value: dt.datetime | None) -> str | None:

@@ -16,7 +16,7 @@ from etl.stage import REJECT_COLUMNS, StageData, as_objects, empty, map_distinct
 from etl.text import clean, fold
 from etl.transform import codes, identifiers, places
 from etl.transform.clinical import transform_tables
-from etl.transform.dates import DateError, parse_date
+from etl.transform.dates import DateError, PartialDate, parse_date
 from etl.transform.names import looks_given_first, parse_name
 from etl.transform.validate import ISSUE_COLUMNS, REJECT, Issue, severity
 
@@ -69,7 +69,11 @@ def _parse_birth(value: object, today: dt.date):
         parsed = parse_date(value, placeholder_year_only=True, pivot_year=today.year,
                             allow_serial=True)
     except DateError as exc:
-        return ("invalid", str(exc))
+        # "92/11/1955": no such day, but the year is the clerk's and in this population a
+        # year-only birth is ordinary — the person loads with the year, the finding says why.
+        year = _year_of(value, today)
+        return ("year-kept", (PartialDate(year), f"{exc}; the year is kept")) if year else (
+            "invalid", str(exc))
     if parsed is None:
         return ("missing", None)
     if parsed.year > today.year or (parsed.as_date() or dt.date(parsed.year, 1, 1)) > today:
@@ -132,7 +136,18 @@ def _names(rec: pd.DataFrame, out: pd.DataFrame, findings: _Findings) -> None:
 
 
 _BIRTH_SLUGS = {"missing": "missing-birth-date", "invalid": "invalid-birth-date",
-                "future": "future-birth-date"}
+                "future": "future-birth-date", "year-kept": "birth-date-year-kept"}
+_YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)|^(1[89]\d\d|20\d\d)\d{4}$")
+
+
+def _year_of(value: object, today: dt.date) -> int | None:
+    """The one four-digit year a broken date holds (yyyymmdd or with separators), if plausible."""
+    text = str(value).strip()
+    found = {int(a or b) for a, b in _YEAR.findall(text)}
+    if len(found) != 1:
+        return None
+    year = found.pop()
+    return year if 1850 <= year <= today.year else None
 
 
 def _births(rec: pd.DataFrame, out: pd.DataFrame, findings: _Findings, today: dt.date) -> None:
@@ -141,6 +156,10 @@ def _births(rec: pd.DataFrame, out: pd.DataFrame, findings: _Findings, today: dt
     birth_raw = rec["birth_date"].tolist()
     years, months, days, precisions, ambiguous = [], [], [], [], []
     for i, (state, value) in enumerate(births):
+        if state == "year-kept":
+            value, message = value
+            findings.add(i, "birth_date", _BIRTH_SLUGS[state], birth_raw[i], message)
+            state = "ok"
         ok = state == "ok"
         years.append(value.year if ok else None)
         months.append(value.month if ok else None)

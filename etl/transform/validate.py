@@ -21,6 +21,7 @@ DEFAULT_POLICY: dict[str, str] = {
     "future-birth-date": REJECT,
     "missing-birth-date": WARN,
     "ambiguous-birth-date": WARN,
+    "birth-date-year-kept": WARN,
     "invalid-personal-id": WARN,
     "cccd-sex-mismatch": WARN,
     "cccd-year-mismatch": WARN,

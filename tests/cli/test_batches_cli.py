@@ -11,11 +11,11 @@ import pytest
 STAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 REGISTRY = ("STT,Số định danh cá nhân,Họ và tên,Ngày sinh,Giới tính,Ghi chú\n"
             "1,038062001234,Giàng A Páo,1962,Nam,\n"
-            '2,038165004321,Lò Thị Hương,31/02/1965,Nữ,"=HYPERLINK(""x"")"\n')
+            '2,038165004321,Lò Thị Hương,31/02/65,Nữ,"=HYPERLINK(""x"")"\n')
 HEADER = ["source_file", "locator", "stage", "scope", "reason", "field", "message", "STT",
           "Số định danh cá nhân", "Họ và tên", "Ngày sinh", "Giới tính", "Ghi chú"]
 REJECTED = ["dan_cu.csv", "row=2", "transform", "record", "invalid-birth-date", "birth_date",
-            "no such day: 31/02/1965", "2", "•••••••••321", "Lò Thị Hương", "31/02/1965", "Nữ",
+            "no such day: 31/02/1965", "2", "•••••••••321", "Lò Thị Hương", "31/02/65", "Nữ",
             "'=HYPERLINK(\"x\")"]
 
 
@@ -101,7 +101,7 @@ def test_rejects_as_csv_masked_and_formula_safe(hssk, loaded, tmp_path):
     assert out.read_bytes().decode("utf-8") == (
         "\ufeff" + ",".join(HEADER) + "\r\n"
         "dan_cu.csv,row=2,transform,record,invalid-birth-date,birth_date,"
-        "no such day: 31/02/1965,2,•••••••••321,Lò Thị Hương,31/02/1965,Nữ,"
+        "no such day: 31/02/1965,2,•••••••••321,Lò Thị Hương,31/02/65,Nữ,"
         "\"'=HYPERLINK(\"\"x\"\")\"\r\n")
 
 

@@ -89,7 +89,7 @@ def test_rejects_above_threshold_exit_1(hssk, tmp_path):
     url = f"sqlite:///{tmp_path / 'r.db'}"
     hssk("init", db=url)
     path = tmp_path / "bad.csv"
-    path.write_text("Họ và tên,Ngày sinh,Số CCCD\nGiàng A Páo,31/02/1962,038062001234\n"
+    path.write_text("Họ và tên,Ngày sinh,Số CCCD\nGiàng A Páo,31/02/62,038062001234\n"
                     "Lò Thị Hương,1965,038165004321\n", encoding="utf-8")
     result = hssk("run", path, db=url)
     assert result.exit_code == 1

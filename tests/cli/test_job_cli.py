@@ -108,7 +108,7 @@ def test_missing_job_file_and_missing_source(hssk, tmp_path):
 
 REGISTRY = ("STT,Số định danh cá nhân,Họ và tên,Ngày sinh,Giới tính\n"
             "1,038062001234,Giàng A Páo,1962,Nam\n"
-            "2,038165004321,Lò Thị Hương,31/02/1965,Nữ\n")
+            "2,038165004321,Lò Thị Hương,31/02/65,Nữ\n")
 
 
 def test_command_line_options_override_the_job_file(hssk, tmp_path):

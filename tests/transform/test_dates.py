@@ -61,3 +61,18 @@ def test_ambiguous_day_month_is_noted():
 @pytest.mark.parametrize("raw", [None, "", "  ", float("nan"), "-"])
 def test_empty_is_none(raw):
     assert parse_date(raw) is None
+
+
+def test_a_broken_date_keeps_its_year_as_a_year_only_birth():
+    """"92/11/1955" has no such day; the person loads born in 1955, with the finding."""
+    import datetime as dt
+
+    from etl.transform.dates import PartialDate
+    from etl.transform.records import _parse_birth
+
+    today = dt.date(2026, 11, 26)
+    assert _parse_birth("92/11/1955", today) == (
+        "year-kept", (PartialDate(1955), "no such day: 92/11/1955; the year is kept"))
+    assert _parse_birth("19551192", today)[0] == "year-kept"
+    assert _parse_birth("31/02/65", today) == ("invalid", "no such day: 31/02/1965")
+    assert _parse_birth("45/45/2031", today)[0] == "invalid"  # a year still to come
