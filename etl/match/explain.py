@@ -104,9 +104,11 @@ def _explain(frame: pd.DataFrame, i: int, j: int, d: Decided, k: int, model: Mod
     else:
         e.decision = (f"different people: probability {e.probability:.4f} "
                       f"({e.posterior:+.1f} bits) < review threshold {thresholds.review:g}")
-    e.text_en = "; ".join(en for en, _ in words) + f". Matcher: {e.decision}."
+    # Decided afresh on everything loaded now: a pair queued by an earlier batch can read
+    # differently once more records are in.
+    e.text_en = "; ".join(en for en, _ in words) + f". On everything loaded now: {e.decision}."
     e.text_vi = "; ".join(vi for _, vi in words) + (
-        f". Xác suất cùng một người: {e.probability:.4f}.")
+        f". Xác suất cùng một người (theo toàn bộ dữ liệu hiện có): {e.probability:.4f}.")
     return e
 
 

@@ -2,7 +2,7 @@
 
 Two runs, so the trend has two batches: the registry first, then every other source plus a
 hand-written registry file holding the cases the generator does not make (no commune, an
-invalid and two inconsistent ID numbers, a formula-looking name).
+invalid and two inconsistent ID numbers, a formula-looking name, a date that rejects).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ EXTRA_REGISTRY = [
     ["2", "0380", "Hờ Thị Dua", "1985", "Nữ", "Mông", "Bản Sa Ná - X. Pù Nhi - H. Mường Lát"],
     ["3", "038185000002", "Vàng A Chá", "05/06/1971", "Nam", "Mông",
      "Bản Sa Ná - X. Pù Nhi - H. Mường Lát"],
+    # no such day and no four-digit year to keep: rejected
+    ["4", "", "Lò Thị Ín", "31/02/71", "Nữ", "Thái", "Bản Sa Ná - X. Pù Nhi - H. Mường Lát"],
 ]
 
 
