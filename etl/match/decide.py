@@ -81,13 +81,14 @@ def same_home(frame: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 
 def score_pairs(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model,
-                cols: dict[str, np.ndarray] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                cols: dict[str, np.ndarray] | None = None
+                ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
     """Levels (plus ``names_swapped``) and per-comparison weights of ``pairs`` (columns i, j:
-    row positions in ``frame``)."""
+    row positions in ``frame``), and the left records' comparison inputs (for TF weights)."""
     cols = cols if cols is not None else columns(frame)
     left = take(cols, pairs["i"].to_numpy())
     levels = compare(left, take(cols, pairs["j"].to_numpy()))
-    return levels, model.level_weights(levels, left)
+    return levels, model.level_weights(levels, left), left
 
 
 def decide(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model, thresholds: Thresholds,
@@ -98,7 +99,7 @@ def decide(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model, thresholds: T
     candidates are two people. ``fit_priors`` re-estimates the class priors from these pairs
     (a run does; an explanation uses the run's)."""
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
-    levels, weights = score_pairs(frame, pairs, model, cols)
+    levels, weights, left = score_pairs(frame, pairs, model, cols)
     score = weights.sum(axis=1).to_numpy()
     one_list = same_list(frame, i, j)
     pair_class = one_list.astype(np.int8)
@@ -111,8 +112,7 @@ def decide(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model, thresholds: T
         tf = score - sum(np.asarray(model.weights[n])[levels[n].to_numpy()]
                          for n in COMPARISONS)
         model.fit_m(levels, tf, final, pair_class)
-        weights = model.level_weights(levels, take(cols, i) if cols is not None else
-                                      take(columns(frame), i))
+        weights = model.level_weights(levels, left)
         score = weights.sum(axis=1).to_numpy()
     if fit_priors:
         model.estimate_priors(np.where(vetoed, -60.0, score), pair_class)

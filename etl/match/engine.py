@@ -263,7 +263,7 @@ def build_context(batch: pd.DataFrame, master: pd.DataFrame,
     same = decided[decided["same"].astype(bool)]
     # m is learnt from every pair the data labels, loaded or new: a small batch estimates
     # the same model as the whole (a run in chunks links like a run in one).
-    every = identifier_pairs(frame, np.ones(len(frame), dtype=bool))
+    every = ids if is_new.all() else identifier_pairs(frame, np.ones(len(frame), dtype=bool))
     labelled = pd.concat([every[["i", "j"]], same[["i", "j"]].astype(np.int64)])
     model = estimate(frame, labelled)
     clusters = Clusters(frame, decided[~decided["same"].astype(bool)])

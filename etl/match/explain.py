@@ -63,12 +63,15 @@ def explain_pairs(master: pd.DataFrame, decisions: pd.DataFrame | None,
         zip(cands["i"].to_numpy(), cands["j"].to_numpy(), strict=True))}
     wanted = pd.DataFrame([(min(pos[a], pos[b]), max(pos[a], pos[b])) for a, b in pairs],
                           columns=["i", "j"])
-    others = decide(frame, wanted, ctx.model, thresholds, group)
+    # Pairs no blocking key proposed are decided on their own, with the run's priors.
+    unseen = wanted[[(int(i), int(j)) not in at for i, j in wanted.itertuples(index=False)]]
+    others = decide(frame, unseen.reset_index(drop=True), ctx.model, thresholds, group)
+    other_row = {(int(i), int(j)): n for n, (i, j) in enumerate(unseen.itertuples(index=False))}
     now = dict(zip(master["record_key"], master["person_id"], strict=True))
     out = []
-    for n, (i, j) in enumerate(wanted.itertuples(index=False)):
+    for i, j in wanted.itertuples(index=False):
         k = at.get((int(i), int(j)))
-        d, row = (decided_all, k) if k is not None else (others, n)
+        d, row = (decided_all, k) if k is not None else (others, other_row[(int(i), int(j))])
         e = _explain(frame, int(i), int(j), d, row, ctx.model, thresholds,
                      ctx.clusters.find(int(i)) == ctx.clusters.find(int(j)))
         e.same_person_now = now.get(frame.at[int(i), "record_key"]) == now.get(

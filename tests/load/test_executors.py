@@ -28,3 +28,14 @@ def test_processes_and_a_dask_cluster_link_like_serial(tmp_path, samples, link_p
 def test_an_unknown_executor_is_a_usage_error(samples):
     with pytest.raises(UsageError, match="unknown executor 'spark'"):
         next(prepared([samples], executor="spark"))
+
+
+def test_run_command_takes_the_executor(hssk, tmp_path, samples, link_partition):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert hssk("init", db=url).exit_code == 0
+    result = hssk("run", "--executor", "processes", samples, db=url)
+    assert result.exit_code == 0, result.output
+    engine = connect(url)
+    assert link_partition(engine) == _links(tmp_path, samples, link_partition, "serial")[2]
+    engine.dispose()
+    assert "--executor [serial|processes|dask]" in hssk("run", "--help").output
