@@ -6,13 +6,15 @@ import hashlib
 import json
 import logging
 import resource
+import tempfile
 import time
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
@@ -26,7 +28,8 @@ from etl.load.loader import retire_missing
 from etl.load.master import empty_master, read_master
 from etl.match import match_stage
 from etl.match.decide import LINK_THRESHOLD, REVIEW_THRESHOLD, Thresholds
-from etl.stage import StageData, records_as_dicts, write_stage
+from etl.match.engine import batch_frame, match_records, with_matches
+from etl.stage import StageData, read_stage, records_as_dicts, write_stage
 from etl.stage import value as _value
 from etl.summary import FileCounts, LoadCounts, RunSummary, reject_counts
 from etl.text import fold
@@ -101,13 +104,15 @@ def run_sources(
 ) -> RunSummary:
     """Extract, transform, match and load each of ``sources`` into ``engine``'s database.
 
-    Inputs go through the stages in chunks of about ``chunk_records`` rows (records plus their
-    clinical rows; a large clinic month is split by episodes), each loaded as its own atomic
-    batch, so memory stays bounded;
-    later chunks match against the persons earlier chunks loaded. ``keep_stages`` writes each
-    stage's Parquet folder there (and processes everything as one chunk); ``dry_run`` stops
-    before loading and reports what would have been read and rejected. ``heartbeat`` is called
-    between stages with the latest batch id (the run lock's sign of life).
+    Inputs are extracted and transformed in chunks of about ``chunk_records`` rows (records
+    plus their clinical rows; a large clinic month is split by episodes), so memory stays
+    bounded; the clean chunks wait on disk while all the run's records are matched at once
+    against the database — one model, one set of candidate pairs, so a run links the same
+    whatever its chunk size — and each chunk is then loaded as its own atomic batch.
+    ``keep_stages`` writes each stage's Parquet folder there (and processes everything as one
+    chunk); ``dry_run`` stops before loading and reports what would have been read and
+    rejected. ``heartbeat`` is called between stages with the latest batch id (the run lock's
+    sign of life).
 
     A snapshot source's records are keyed within its feed (:func:`key_snapshot_records`) before
     matching, and once all its files are loaded, the feed's records they no longer hold are
@@ -115,21 +120,60 @@ def run_sources(
     """
     state = _Run(RunSummary(command="run", database=redact(str(engine.url)), dry_run=dry_run),
                  engine, heartbeat, progress)
-    for number, source in enumerate(sources, 1):
-        folder = None if keep_stages is None else (
-            Path(keep_stages) if len(sources) == 1 else
-            Path(keep_stages) / f"{number}-{source.feed or 'source'}")
-        chunks = prepared(source.paths, executor=executor, kind=source.kind,
-                          text_encoding=source.text_encoding, policy=policy,
-                          mapping_files=source.mapping_files, progress=progress,
-                          chunk_records=None if keep_stages is not None else chunk_records)
-        state.source(source, chunks, folder, policy=policy, thresholds=thresholds,
-                     dry_run=dry_run)
+    folders = [None if keep_stages is None else (
+        Path(keep_stages) if len(sources) == 1 else
+        Path(keep_stages) / f"{number}-{source.feed or 'source'}")
+        for number, source in enumerate(sources, 1)]
+    with tempfile.TemporaryDirectory(prefix="hssk-run-") as spill:
+        staged = Staged(Path(spill))
+        for number, source in enumerate(sources):
+            chunks = prepared(source.paths, executor=executor, kind=source.kind,
+                              text_encoding=source.text_encoding, policy=policy,
+                              mapping_files=source.mapping_files, progress=progress,
+                              chunk_records=None if keep_stages is not None else chunk_records)
+            state.prepare(number, source, chunks, staged, folders[number], policy=policy)
+        state.match(staged, thresholds)
+        for number, data in staged:
+            state.chunk(number, data, folders[number], dry_run)
+    if not dry_run:
+        for number, source in enumerate(sources):
+            if source.snapshot and state.shas[number]:
+                _retire(state.summary, engine, source, state.feed_keys[number],
+                        state.shas[number][-1], state.per_file, state.unreadable[number])
     summary = state.summary
     summary.files = list(state.per_file.values())
     summary.count_findings(pd.concat(state.issues) if state.issues else None,
                            pd.concat(state.rejects) if state.rejects else None)
     return summary
+
+
+class Staged:
+    """A run's clean chunks between transform and load: held in memory while there is one,
+    written to ``spill`` once there are more (memory stays about one chunk wide), and the
+    compact identity frame of every record, for the run's one match."""
+
+    def __init__(self, spill: Path) -> None:
+        self.spill = spill
+        self.items: list[tuple[int, StageData | Path]] = []
+        self.frames: list[pd.DataFrame] = []
+
+    def add(self, number: int, data: StageData) -> None:
+        self.frames.append(batch_frame(data.records.reset_index(drop=True)))
+        self.items.append((number, data))
+        if len(self.items) > 1:
+            self.items = [(n, self._spilled(k, item)) for k, (n, item) in enumerate(self.items)]
+
+    def _spilled(self, k: int, item: StageData | Path) -> Path:
+        return item if isinstance(item, Path) else write_stage(item, self.spill / str(k))
+
+    def chunk_of(self) -> pd.Series:
+        """Each record key's chunk (the latest, for a key in two)."""
+        return pd.concat([pd.Series(k, index=f["record_key"].to_numpy())
+                          for k, f in enumerate(self.frames)]).groupby(level=0).max()
+
+    def __iter__(self) -> Iterator[tuple[int, StageData]]:
+        for number, item in self.items:
+            yield number, (read_stage(item, "transform") if isinstance(item, Path) else item)
 
 
 class _Run:
@@ -144,52 +188,74 @@ class _Run:
         self.per_file: dict[str, FileCounts] = {}
         self.issues: list[pd.DataFrame] = []
         self.rejects: list[pd.DataFrame] = []
+        self.feed_keys: dict[int, set[str]] = defaultdict(set)  # record keys of a feed's extract
+        self.shas: dict[int, list[str]] = defaultdict(list)
+        self.unreadable: dict[int, bool] = defaultdict(bool)
+        self.matched: tuple[pd.DataFrame, pd.DataFrame, dict] | None = None
+        self.review_chunk = pd.Series(dtype=int)
+        self.loaded = 0
 
-    def lap(self, stage: str, data: StageData, folder: Path | None) -> StageData:
+    def lap(self, stage: str, data: StageData | None, folder: Path | None) -> None:
         now = time.perf_counter()
         summary = self.summary
         summary.seconds[stage] = round(summary.seconds.get(stage, 0) + now - self.clock, 3)
         self.clock = now
         summary.peak_memory_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-        log.info("stage done", extra={"stage": stage, "records": len(data.records),
-                                      "rejects": len(data.rejects),
-                                      "seconds": summary.seconds[stage],
+        log.info("stage done", extra={"stage": stage, "seconds": summary.seconds[stage],
                                       "peak_memory_mb": summary.peak_memory_mb})
-        if folder is not None:
+        if folder is not None and data is not None:
             write_stage(data, folder / stage)
         if self.heartbeat:
             self.heartbeat(summary.batch_id)
-        return data
 
-    def source(self, source: Inputs, chunks, folder: Path | None, *,  # type: ignore[no-untyped-def]
-               policy: dict[str, str] | None, thresholds: Thresholds | None,
-               dry_run: bool) -> None:
-        """Every chunk of one source through the stages; then retire a snapshot's gone rows."""
+    def prepare(self, number: int, source: Inputs, chunks, staged: Staged,  # type: ignore[no-untyped-def]
+                folder: Path | None, *, policy: dict[str, str] | None) -> None:
+        """Every chunk of one source through extract and transform, staged for matching."""
         seen: Counter[str] = Counter()  # business keys of the feed's extract, for suffixes
-        feed_keys: set[str] = set()  # record keys of the feed's extract
-        shas: list[str] = []
-        unreadable = False
         for extracted, clean in chunks:
             self.lap("extract", extracted, folder)
             self.summary.notes += [f"{n['source_file']}: {n['message']}"
                                    for n in extracted.meta.get("notes", [])]
-            unreadable |= bool((extracted.rejects["scope"] == "file").any())
-            cleaned = self.lap("transform", clean if clean is not None else
-                               transform_stage(extracted, policy=policy), folder)
+            self.unreadable[number] |= bool((extracted.rejects["scope"] == "file").any())
+            cleaned = clean if clean is not None else transform_stage(extracted, policy=policy)
+            self.lap("transform", cleaned, folder)
             del extracted, clean
             if source.feed:
                 cleaned = key_snapshot_records(cleaned, source.feed, seen if source.snapshot
                                                else None)
-                feed_keys.update(cleaned.records["record_key"])
-            self.chunk(cleaned, folder, thresholds, dry_run, shas)
-        if source.snapshot and not dry_run and shas:
-            _retire(self.summary, self.engine, source, feed_keys, shas[-1], self.per_file,
-                    unreadable)
+                self.feed_keys[number].update(cleaned.records["record_key"])
+            staged.add(number, cleaned)
 
-    def chunk(self, cleaned: StageData, folder: Path | None, thresholds: Thresholds | None,
-              dry_run: bool, shas: list[str]) -> None:
-        """Match and load one clean chunk; count it per file."""
-        matched = self.lap("match", match_against(cleaned, self.engine, thresholds), folder)
+    def match(self, staged: Staged, thresholds: Thresholds | None) -> None:
+        """All the run's records at once against the database; each review pair is written
+        with the chunk that loads the later of its two records."""
+        thresholds = thresholds or Thresholds()
+        if not staged.frames:
+            return
+        result, review, stats = match_records(
+            pd.concat(staged.frames, ignore_index=True), read_master(self.engine), thresholds,
+            read_decisions(self.engine))
+        self.matched = (result, review, {"thresholds": vars(thresholds), **stats})
+        if len(review):
+            chunk_of = staged.chunk_of()
+            self.review_chunk = pd.Series(np.maximum(
+                chunk_of.reindex(review["record_key_a"].to_numpy()).fillna(-1).to_numpy(),
+                chunk_of.reindex(review["record_key_b"].to_numpy()).fillna(-1).to_numpy()))
+        self.lap("match", None, None)
+
+    def chunk(self, number: int, cleaned: StageData, folder: Path | None,
+              dry_run: bool) -> None:
+        """Load one clean chunk with its matches; count it per file."""
+        assert self.matched is not None
+        result, review, meta = self.matched
+        k, self.loaded = self.loaded, self.loaded + 1
+        keys = set(cleaned.records["record_key"])
+        touching = (review["record_key_a"].isin(keys) | review["record_key_b"].isin(keys)
+                    ).to_numpy() if len(review) else np.zeros(0, dtype=bool)
+        mine = review[touching].assign(_write=(self.review_chunk[touching] == k).to_numpy())
+        matched = with_matches(cleaned, result, mine, meta)
+        if folder is not None:
+            write_stage(matched, folder / "match")
         if matched.issues is not None and len(matched.issues):
             self.issues.append(matched.issues[["slug"]])
         if len(matched.rejects):
@@ -199,13 +265,13 @@ class _Run:
             counts = dry_run_counts(matched)
         else:
             load = load_stage(matched, self.engine, command="run", progress=self.progress)
-            self.lap("load", matched, None)
+            self.lap("load", None, None)
             counts = load.files
             _add_load(self.summary, load)
         for sha, c in zip(chunk_shas, counts, strict=True):
             _merge(self.per_file, sha, c)
-            if sha not in shas:
-                shas.append(sha)
+            if sha not in self.shas[number]:
+                self.shas[number].append(sha)
 
 
 def _add_load(summary: RunSummary, load: LoadCounts) -> None:

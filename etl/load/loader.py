@@ -405,7 +405,11 @@ def _int(v: object) -> int | None:
 
 
 def _write_reviews(conn: Connection, review: pd.DataFrame | None, batch_id: int) -> int:
-    """Pairs between the review and link thresholds, for the analysts' queue (once each)."""
+    """Pairs between the review and link thresholds, for the analysts' queue (once each). A run
+    hands each chunk the pairs touching its records; ``_write`` marks those this chunk writes
+    (both records loaded by then)."""
+    if review is not None and "_write" in review.columns:
+        review = review[review["_write"].astype(bool)]
     if review is None or review.empty:
         return 0
     rows = [{"record_key_a": r["record_key_a"], "record_key_b": r["record_key_b"],

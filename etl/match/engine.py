@@ -3,9 +3,10 @@
 1. The records of this batch are put beside the master index (every record already in the
    database, with its person id), which the pipeline reads through load and hands in.
 2. Candidate pairs come from several blocking keys, each capped so a common name never explodes.
-3. Identifiers and analysts' "same" decisions link first: a shared valid personal ID number,
-   social-insurance code or a facility's patient id; two different valid personal ID numbers
-   never link, and an analyst's "different" is never overruled.
+3. Identifiers link first: a shared valid personal ID number, social-insurance code or a
+   facility's patient id; two different valid personal ID numbers never link, and an analyst's
+   "different" is never overruled. Analysts' "same" decisions join last, as the review import
+   merged them into a run's persons.
 4. The rest is decided by :func:`etl.match.decide.decide` — Fellegi–Sunter weights estimated on
    the data, class priors, hard rules and the ambiguity rule, all declared in
    :mod:`etl.match.declare`.
@@ -255,28 +256,30 @@ def build_context(batch: pd.DataFrame, master: pd.DataFrame,
     master = master[~master["record_key"].isin(batch["record_key"][~is_known])]
     parts = [p for p in (master.assign(_new=False), batch[~is_known].assign(_new=True))
              if len(p)]
-    frame = prepare(pd.concat(parts, ignore_index=True) if parts else batch.assign(_new=True))
+    frame = pd.concat(parts, ignore_index=True) if parts else batch.assign(_new=True)
+    # Rows in record_key order: ties between equally probable links fall the same way whatever
+    # order the records arrived in (a run, its chunks and a full relink agree).
+    frame = prepare(frame.sort_values("record_key", kind="stable").reset_index(drop=True))
     is_new = frame["_new"].to_numpy(bool)
     ids = identifier_pairs(frame, is_new)
     decided = decision_pairs(frame, decisions)
     cands, stats = candidate_pairs(frame, is_new)
-    same = decided[decided["same"].astype(bool)]
-    # m is learnt from every pair the data labels, loaded or new: a small batch estimates
-    # the same model as the whole (a run in chunks links like a run in one).
+    # m is learnt from every pair the identifiers label, loaded or new. Analysts' decisions
+    # calibrate the probabilities (:func:`fit_calibration`) but do not move m: answering the
+    # review queue must not change what the next full relink links.
     every = ids if is_new.all() else identifier_pairs(frame, np.ones(len(frame), dtype=bool))
-    labelled = pd.concat([every[["i", "j"]], same[["i", "j"]].astype(np.int64)])
-    model = estimate(frame, labelled)
+    model = estimate(frame, every[["i", "j"]])
     clusters = Clusters(frame, decided[~decided["same"].astype(bool)])
     ctx = Context(frame, clusters, model, np.array([""] * len(frame), dtype=object),
                   np.full(len(frame), np.nan), stats, decided)
-    _link_certain(ctx, ids, same)
+    _link_certain(ctx, ids)
     stats.update(identifier_pairs=int(len(ids)), labelled_pairs_for_m=model.labelled_pairs,
                  analyst_decisions=int(len(decided)))
     return ctx, cands
 
 
-def _link_certain(ctx: Context, ids: pd.DataFrame, same: pd.DataFrame) -> None:
-    """Existing persons, identifiers and analysts' "same" decisions, before any fuzzy link."""
+def _link_certain(ctx: Context, ids: pd.DataFrame) -> None:
+    """Existing persons and identifiers, before any fuzzy link."""
     clusters, rule = ctx.clusters, ctx.rule
     # A person already in the database is one cluster from the start, so the facts of all its
     # records (ID numbers, dates, sex) guard every merge into it.
@@ -287,10 +290,6 @@ def _link_certain(ctx: Context, ids: pd.DataFrame, same: pd.DataFrame) -> None:
                 clusters.union(first_of[person], x, fuzzy=False)
             else:
                 first_of[person] = x
-    for i, j in same[["i", "j"]].itertuples(index=False):
-        if clusters.union(int(i), int(j), fuzzy=False):
-            rule[i] = rule[i] or "analyst"
-            rule[j] = rule[j] or "analyst"
     guarded = []  # patient id shared across sexes or years: review
     for i, j, facility_only in ids.itertuples(index=False):
         if facility_only and clusters.identity_conflict(int(i), int(j)):
@@ -301,6 +300,21 @@ def _link_certain(ctx: Context, ids: pd.DataFrame, same: pd.DataFrame) -> None:
             rule[j] = rule[j] or "identifier"
     ctx.stats["guarded_identifier_pairs"] = len(guarded)
     ctx.stats["_guarded"] = guarded
+
+
+def link_analysts(ctx: Context) -> None:
+    """Analysts' "same" decisions, after the fuzzy links — as ``hssk review import`` merged
+    them into the persons a run had made, so a full relink rebuilds exactly those persons. A
+    "same" that would join two valid ID numbers or two records declared different is refused,
+    as the import refuses it."""
+    analyst = ctx.analyst
+    if analyst is None or analyst.empty:
+        return
+    same = analyst[analyst["same"].astype(bool)]
+    for i, j in same[["i", "j"]].astype(np.int64).itertuples(index=False):
+        if ctx.clusters.union(int(i), int(j), fuzzy=False):
+            ctx.rule[i] = ctx.rule[i] or "analyst"
+            ctx.rule[j] = ctx.rule[j] or "analyst"
 
 
 def link_fuzzy(ctx: Context, cands: pd.DataFrame, thresholds: Thresholds) -> Decided:
@@ -378,6 +392,7 @@ def resolve(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresholds,
     known = dict(zip(master["record_key"], master["person_id"], strict=True))
     ctx, cands = build_context(batch, master, decisions)
     decided = link_fuzzy(ctx, cands, thresholds) if len(cands) else None
+    link_analysts(ctx)
     person_of = assign_persons(ctx)
     review = review_queue(ctx, cands, decided, thresholds, person_of)
     by_key = dict(zip(ctx.frame["record_key"], range(len(ctx.frame)), strict=True))
@@ -421,20 +436,39 @@ def batch_frame(records: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def match_records(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresholds,
+                  decisions: pd.DataFrame | None = None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """:func:`resolve` for identity frames (:func:`batch_frame`) that may hold a record key
+    twice (an episode in two chunks of a run): the latest row of each key is matched. Returns
+    person id, rule and score indexed by record key, the review queue and statistics."""
+    latest = batch.drop_duplicates("record_key", keep="last").reset_index(drop=True)
+    result, review, stats = resolve(latest, master, thresholds, decisions)
+    result.index = pd.Index(latest["record_key"].to_numpy(), name="record_key")
+    return result, review, stats
+
+
+def with_matches(data: StageData, result: pd.DataFrame, review: pd.DataFrame | None,
+                 meta: dict[str, object]) -> StageData:
+    """``data`` as the match stage: each record's person id, rule and score from ``result``
+    (:func:`match_records`), ``review`` as its review table, ``meta`` as the matcher's."""
+    rec = data.records.reset_index(drop=True)
+    found = result.reindex(rec["record_key"].to_numpy())
+    out = rec.copy()
+    for column in ("person_id", "match_rule", "match_score"):
+        out[column] = found[column].to_numpy()
+    tables = dict(data.tables)
+    if review is not None and len(review):
+        tables["review"] = review
+    return StageData("match", data.files, out, data.rejects, tables, data.issues,
+                     {**data.meta, "matcher": meta})
+
+
 def match_stage(data: StageData, master: pd.DataFrame, thresholds: Thresholds | None = None,
                 decisions: pd.DataFrame | None = None) -> StageData:
     """Assign ``person_id``, ``match_rule`` and ``match_score`` to every clean record, given
     the master index (:func:`etl.load.master.read_master`) and the analysts' decisions."""
-    rec = data.records.reset_index(drop=True)
-    result, review, stats = resolve(batch_frame(rec), master, thresholds or Thresholds(),
-                                    decisions)
-    out = rec.copy()
-    out["person_id"] = result["person_id"].to_numpy()
-    out["match_rule"] = result["match_rule"].to_numpy()
-    out["match_score"] = result["match_score"].to_numpy()
-    meta = dict(data.meta)
-    meta["matcher"] = {"thresholds": vars(thresholds or Thresholds()), **stats}
-    tables = dict(data.tables)
-    if len(review):
-        tables["review"] = review
-    return StageData("match", data.files, out, data.rejects, tables, data.issues, meta)
+    thresholds = thresholds or Thresholds()
+    result, review, stats = match_records(batch_frame(data.records.reset_index(drop=True)),
+                                          master, thresholds, decisions)
+    return with_matches(data, result, review, {"thresholds": vars(thresholds), **stats})

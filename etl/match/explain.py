@@ -24,7 +24,7 @@ from etl.match.decide import (
     reasons,
 )
 from etl.match.declare import COMPARISONS
-from etl.match.engine import build_context
+from etl.match.engine import build_context, link_analysts
 from etl.match.model import Model
 
 
@@ -59,6 +59,7 @@ def explain_pairs(master: pd.DataFrame, decisions: pd.DataFrame | None,
     # The run's context first: class priors and the ambiguity rule come from all candidates.
     decided_all = decide(frame, cands, ctx.model, thresholds, group, fit_priors=True)
     fit_calibration(frame, cands, decided_all, ctx.model, ctx.analyst)
+    link_analysts(ctx)
     at = {(int(i), int(j)): k for k, (i, j) in enumerate(
         zip(cands["i"].to_numpy(), cands["j"].to_numpy(), strict=True))}
     wanted = pd.DataFrame([(min(pos[a], pos[b]), max(pos[a], pos[b])) for a, b in pairs],

@@ -3,8 +3,8 @@
 Nothing is applied unless every row is valid: key cells as exported (the hidden check), a
 known decision word, records that exist. Then each group of pairs (the ``group`` column; a pair
 without one is its own group) is applied in one transaction: ``same`` merges the two records'
-persons (an audited merge, origin "review"; a refused merge is reported and leaves the pair
-undecided), ``different`` records a cannot-link decision and closes the review pair (one
+persons (an audited merge, origin "review"; a refused merge — two valid ID numbers, or records
+the same workbook marks as different people — is reported and leaves the pair undecided), ``different`` records a cannot-link decision and closes the review pair (one
 audited "review-import" change per group). Pairs already decided as the row says are left
 alone, so importing the same workbook twice changes nothing.
 """
@@ -159,10 +159,18 @@ def import_workbook(engine: Engine, path: Path, *, by: str | None = None) -> Imp
             continue
         groups.setdefault(d.group or ("row", d.row), []).append(d)
     reason = f"review import of {Path(path).name}"
+    # Every "different" of the workbook binds all its rows: a "same" that would put two such
+    # records into one person (through other merges) is refused, whatever the row order.
+    apart: dict[str, set[str]] = {}
+    for group in groups.values():
+        for d in group:
+            if d.decision == DIFFERENT:
+                apart.setdefault(d.key_a, set()).add(d.key_b)
+                apart.setdefault(d.key_b, set()).add(d.key_a)
     with RunLock(engine, command="review import"):
         for group in groups.values():
             with engine.begin() as conn:
-                _apply_group(conn, group, by, reason, report)
+                _apply_group(conn, group, by, reason, report, apart)
     log.info("review import", extra={k: v for k, v in report.as_dict().items()
                                      if isinstance(v, int)})
     return report
@@ -187,8 +195,25 @@ def _review_status(conn: Connection, key_a: str, key_b: str) -> list[str]:
         sa.and_(mr.record_key_a == key_b, mr.record_key_b == key_a)))).scalars())
 
 
+def _records(conn: Connection, person: str) -> set[str]:
+    return set(conn.execute(sa.select(s.source_records.c.record_key)
+                            .where(s.source_records.c.person_id == person)).scalars())
+
+
+def _joins_apart(conn: Connection, person_a: str, person_b: str,
+                 apart: dict[str, set[str]]) -> bool:
+    """Would merging the two persons join two records the workbook marks different?"""
+    if not apart:
+        return False
+    records_a = _records(conn, person_a)
+    if not any(k in apart for k in records_a):
+        return False
+    records_b = _records(conn, person_b)
+    return any(apart[k] & records_b for k in records_a if k in apart)
+
+
 def _apply_group(conn: Connection, group: list[Decision], by: str, reason: str,
-                 report: ImportReport) -> None:
+                 report: ImportReport, apart: dict[str, set[str]]) -> None:
     pending: list[Decision] = []  # decisions to record without a merge
     for d in group:
         if d.decision != SAME:
@@ -200,6 +225,11 @@ def _apply_group(conn: Connection, group: list[Decision], by: str, reason: str,
             else:
                 pending.append(d)
                 report.confirmed += 1
+            continue
+        if _joins_apart(conn, person_a, person_b, apart):
+            report.refused += 1
+            report.refusals.append((d.row, "the merge would make one person of two records "
+                                           "this workbook marks as different people"))
             continue
         try:
             check_merge(conn, person_a, person_b)

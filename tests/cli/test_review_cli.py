@@ -387,3 +387,44 @@ def test_decisions_survive_a_full_relink_and_a_rerun(samples, tmp_path, hssk, db
     assert hssk("run", tmp_path / "district", db=db_url).exit_code in (0, 1)
     assert together() == expected
     engine.dispose()
+
+
+def test_import_refuses_a_same_that_joins_records_marked_different(tmp_path, hssk):
+    """Rows "a = b", "b = c" and "a ≠ c" of one workbook: whichever merge comes second would
+    make one person of a and c, which the same workbook calls two people — it is refused,
+    whatever the row order, and a full relink then finds nothing to change."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "dan_cu.csv").write_text(
+        "Họ và tên,Ngày sinh,Giới tính,Địa chỉ thường trú\n"
+        "Giàng A Páo,1990,Nam,Bản Pù Toong\n"
+        "Thào Thị Mỷ,1985,Nữ,Bản Na Khà\n"
+        "Lò Văn Khăm,1972,Nam,Bản Ón\n", encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'hssk.db'}"
+    load(hssk, url, tmp_path / "in")
+    engine = connect(url)
+    person = persons_of(engine)
+    a, b, c = sorted(person)
+    with engine.begin() as conn:
+        for x, y in ((a, b), (b, c), (a, c)):
+            conn.execute(s.match_reviews.insert().values(
+                record_key_a=x, record_key_b=y, person_a=person[x], person_b=person[y],
+                score=13.0, status="open", batch_id=1, probability=0.5))
+    book = tmp_path / "review.xlsx"
+    assert hssk("review", "export", "-o", book, db=url).exit_code == 0
+    keys = record_keys(engine)
+    fill(book, lambda number, row: (
+        "different" if {keys[unquote(row["record_a"])], keys[unquote(row["record_b"])]}
+        == {a, c} else "same", None))
+    result = hssk("review", "import", book, "--json", db=url)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["merged"], report["refused"], report["kept_apart"]) == (1, 1, 1)
+    assert report["refusals"][0][1] == ("the merge would make one person of two records this "
+                                        "workbook marks as different people")
+    after = persons_of(engine)
+    assert partition({a, b, c}, after) in ({frozenset({a, b}), frozenset({c})},
+                                           {frozenset({b, c}), frozenset({a})})
+    relinked = json.loads(hssk("match", "--full", "--json", db=url).output)
+    assert relinked["records_moved"] == 0
+    assert persons_of(engine) == after
+    engine.dispose()

@@ -162,12 +162,6 @@ def test_original_and_correction_in_one_batch(db, tmp_path):
     assert sum(f.created for f in summary.files) == 12
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap (#10/#11): each chunk estimates the model — u, name frequencies, the class "
-    "priors — from the records loaded so far and the candidate pairs it brings, so pairs near "
-    "the link threshold can fall on either side: on these 972 records, chunks of 150, 300 and "
-    "500 rows give 1-11 persons different from one chunk (400 happens to agree). The fix is "
-    "one model per run (or stored with the database), not per chunk."))
 def test_chunked_run_equals_one_chunk(tmp_path, samples, link_partition):
     """Seven chunks link like one."""
     from etl.load.db import connect, migrate
