@@ -59,28 +59,56 @@ def phonetic(name_key: str | None) -> str | None:
     return " ".join(phonetic_syllable(p) for p in name_key.split())
 
 
-def _text(values: np.ndarray) -> np.ndarray:
-    """Object array with every non-string (None, NaN) as None."""
-    return np.array([v if isinstance(v, str) and v else None for v in values], dtype=object)
+class Columns:
+    """The comparison inputs of a prepared frame: every text column as integer codes into one
+    shared vocabulary (-1 where missing), so aligning millions of pairs moves integers and
+    equality is integer equality — family and given names share the vocabulary, so crossed
+    names compare too — and each fuzzy scorer runs once per distinct pair of strings."""
+
+    def __init__(self, codes: dict[str, np.ndarray], numbers: dict[str, np.ndarray],
+                 vocab: np.ndarray, lengths: np.ndarray) -> None:
+        self.codes, self.numbers, self.vocab, self.lengths = codes, numbers, vocab, lengths
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.codes[name] if name in self.codes else self.numbers[name]
+
+    def take(self, index: np.ndarray) -> Columns:
+        return Columns({k: v[index] for k, v in self.codes.items()},
+                       {k: v[index] for k, v in self.numbers.items()}, self.vocab, self.lengths)
+
+    def copy(self) -> Columns:
+        return Columns(dict(self.codes), dict(self.numbers), self.vocab, self.lengths)
+
+    def strings(self, codes: np.ndarray) -> np.ndarray:
+        """The texts behind ``codes`` (None where missing)."""
+        out = self.vocab[np.maximum(codes, 0)]
+        out[codes < 0] = None
+        return out
+
+    def scores(self, scorer, av: np.ndarray, bv: np.ndarray,  # type: ignore[no-untyped-def]
+               where: np.ndarray) -> np.ndarray:
+        """``scorer`` of the aligned texts at ``where``, computed once per distinct pair."""
+        out = np.zeros(len(av))
+        idx = np.flatnonzero(where)
+        if not len(idx):
+            return out
+        pairs = av[idx].astype(np.int64) * len(self.vocab) + bv[idx]
+        inverse, distinct = pd.factorize(pairs)
+        values = process.cpdist(list(self.vocab[distinct // len(self.vocab)]),
+                                list(self.vocab[distinct % len(self.vocab)]), scorer=scorer,
+                                workers=1)
+        out[idx] = np.asarray(values, dtype=float)[inverse]
+        return out
 
 
 def _present(*arrays: np.ndarray) -> np.ndarray:
     out = np.ones(len(arrays[0]), dtype=bool)
     for a in arrays:
-        out &= a != None  # noqa: E711 - elementwise on object arrays
+        out &= a >= 0
     return out
 
 
-def _scores(scorer, av: np.ndarray, bv: np.ndarray, where: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """``scorer`` of the aligned strings at ``where`` (a whole column at once)."""
-    out = np.zeros(len(av))
-    idx = np.flatnonzero(where)
-    if len(idx):
-        out[idx] = process.cpdist(list(av[idx]), list(bv[idx]), scorer=scorer, workers=1)
-    return out
-
-
-def name_level(av: np.ndarray, bv: np.ndarray, pav: np.ndarray, pbv: np.ndarray,
+def name_level(cols: Columns, av: np.ndarray, bv: np.ndarray, pav: np.ndarray, pbv: np.ndarray,
                mav: np.ndarray | None = None, mbv: np.ndarray | None = None) -> np.ndarray:
     """Level codes of :data:`etl.match.declare.GIVEN` (the family name has the same levels).
 
@@ -98,33 +126,29 @@ def name_level(av: np.ndarray, bv: np.ndarray, pav: np.ndarray, pbv: np.ndarray,
     phon = rest & (pav == pbv)
     out[phon] = c.code("phonetic")
     rest &= ~phon
-    jw = _scores(JaroWinkler.normalized_similarity, av, bv, rest)
-    edits = _scores(DamerauLevenshtein.distance, av, bv, rest)
+    jw = cols.scores(JaroWinkler.normalized_similarity, av, bv, rest)
+    edits = cols.scores(DamerauLevenshtein.distance, av, bv, rest)
     out[rest] = c.code("different")
     # One keystroke ("Giagn", "ải" for "Hải"); two only in names long enough to survive them.
     idx = np.flatnonzero(rest & (edits <= 2))
-    shortest = np.minimum(_lengths(av[idx]), _lengths(bv[idx]))
+    shortest = np.minimum(cols.lengths[av[idx]], cols.lengths[bv[idx]])
     ok = (shortest >= 1) & ((edits[idx] <= 1) | (shortest >= 6))
     out[idx[ok]] = c.code("typo")
     out[rest & (jw >= 0.88)] = c.code("similar")
     return out
 
 
-def _lengths(values: np.ndarray) -> np.ndarray:
-    return np.fromiter((len(v) if v else 0 for v in values), dtype=np.int64, count=len(values))
-
-
-def middle_level(av: np.ndarray, bv: np.ndarray) -> np.ndarray:
+def middle_level(cols: Columns, av: np.ndarray, bv: np.ndarray) -> np.ndarray:
     """Middle elements (Văn, Thị, A…) come and go between sources: one side empty is its own
     level, not a disagreement; "Vn" for "Văn" is a keystroke."""
     c = MIDDLE
-    a_has, b_has = av != None, bv != None  # noqa: E711
+    a_has, b_has = av >= 0, bv >= 0
     out = np.full(len(av), c.code("one-side"), dtype=np.int8)
     both = a_has & b_has
     out[both & (av == bv)] = c.code("exact")
     differ = both & (av != bv)
     out[differ] = c.code("different")
-    edits = _scores(DamerauLevenshtein.distance, av, bv, differ)
+    edits = cols.scores(DamerauLevenshtein.distance, av, bv, differ)
     out[differ & (edits <= 1)] = c.code("typo")
     out[~a_has & ~b_has] = c.code("missing")
     return out
@@ -146,7 +170,7 @@ def one_digit_apart(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (count == 1) | ((count == 2) & neighbours.any(axis=1))
 
 
-def birth_level(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> np.ndarray:
+def birth_level(a: Columns, b: Columns) -> np.ndarray:
     """Dates compared at the coarser precision of the two."""
     c = BIRTH
     ya, yb = a["birth_year"], b["birth_year"]
@@ -185,24 +209,25 @@ def equal_level(av: np.ndarray, bv: np.ndarray) -> np.ndarray:
     return out
 
 
-def fuzzy_equal_level(av: np.ndarray, bv: np.ndarray) -> np.ndarray:
+def fuzzy_equal_level(cols: Columns, av: np.ndarray, bv: np.ndarray) -> np.ndarray:
     """For household heads and mothers: equal when folded names agree or nearly (JW ≥ 0.9)."""
     present = _present(av, bv)
     out = np.zeros(len(av), dtype=np.int8)
     same = present & (av == bv)
-    jw = _scores(JaroWinkler.normalized_similarity, av, bv, present & ~same)
+    jw = cols.scores(JaroWinkler.normalized_similarity, av, bv, present & ~same)
     out[present] = HOUSEHOLD.code("different")
     out[same | (present & (jw >= 0.9))] = HOUSEHOLD.code("exact")
     return out
 
 
-def address_level(av: np.ndarray, bv: np.ndarray, commune: np.ndarray) -> np.ndarray:
+def address_level(cols: Columns, av: np.ndarray, bv: np.ndarray, commune: np.ndarray
+                  ) -> np.ndarray:
     """Word-set similarity of the folded address text, only where no commune is known on both
     sides (``commune`` holds the commune levels)."""
     c = ADDRESS
     out = np.zeros(len(av), dtype=np.int8)
     use = _present(av, bv) & (commune == COMMUNE.code("missing"))
-    ratio = _scores(fuzz.token_set_ratio, av, bv, use)
+    ratio = cols.scores(fuzz.token_set_ratio, av, bv, use)
     out[use] = c.code("different")
     out[use & (ratio >= 60)] = c.code("similar")
     out[use & (ratio >= 80)] = c.code("close")
@@ -210,8 +235,7 @@ def address_level(av: np.ndarray, bv: np.ndarray, commune: np.ndarray) -> np.nda
     return out
 
 
-def swap_names(left: dict[str, np.ndarray], right: dict[str, np.ndarray],
-               fuzzy_ok: np.ndarray) -> np.ndarray:
+def swap_names(left: Columns, right: Columns, fuzzy_ok: np.ndarray) -> np.ndarray:
     """Pairs whose right record has family and given name the wrong way round ("Kranz Alex" /
     "Alex Kranz"), or only one of them: realigned in ``right`` in place; returns the mask.
     Crossed names that only resemble each other ("Mccarthy Timothy" / "Timothy Mccarrhy")
@@ -222,30 +246,25 @@ def swap_names(left: dict[str, np.ndarray], right: dict[str, np.ndarray],
     straight = (fam_l == fam_r) | (giv_l == giv_r)
     # Both names crossed, or one side gives a single name that is the other's family name.
     crossed = _present(fam_l, giv_r, giv_l, fam_r) & (fam_l == giv_r) & (giv_l == fam_r)
-    crossed |= _present(fam_l, giv_r) & (fam_r == None) & (fam_l == giv_r)  # noqa: E711
-    crossed |= _present(giv_l, fam_r) & (fam_l == None) & (giv_l == fam_r)  # noqa: E711
+    crossed |= _present(fam_l, giv_r) & (fam_r < 0) & (fam_l == giv_r)
+    crossed |= _present(giv_l, fam_r) & (fam_l < 0) & (giv_l == fam_r)
     swap = crossed & ~straight
-    near = np.flatnonzero(fuzzy_ok & _present(fam_l, giv_r, giv_l, fam_r) & ~straight & ~swap)
-    if len(near):
-        jw = JaroWinkler.normalized_similarity
-        cross = np.minimum(
-            process.cpdist(list(fam_l[near]), list(giv_r[near]), scorer=jw, workers=1),
-            process.cpdist(list(giv_l[near]), list(fam_r[near]), scorer=jw, workers=1))
-        swap[near[cross >= 0.88]] = True
+    jw = JaroWinkler.normalized_similarity
+    near = fuzzy_ok & _present(fam_l, giv_r, giv_l, fam_r) & ~straight & ~swap
+    if near.any():
+        cross = np.minimum(left.scores(jw, fam_l, giv_r, near), left.scores(jw, giv_l, fam_r, near))
+        swap[near & (cross >= 0.88)] = True
     # One side gives a single name: it stands for whichever part of the other it resembles.
-    single = _present(giv_r, fam_l, giv_l) & (fam_r == None) & ~straight & ~swap  # noqa: E711
-    idx = np.flatnonzero(single)
-    if len(idx):
-        as_family = process.cpdist(list(giv_r[idx]), list(fam_l[idx]),
-                                   scorer=JaroWinkler.normalized_similarity, workers=1)
-        as_given = process.cpdist(list(giv_r[idx]), list(giv_l[idx]),
-                                  scorer=JaroWinkler.normalized_similarity, workers=1)
-        swap[idx[as_family > np.maximum(as_given, 0.8)]] = True
+    single = _present(giv_r, fam_l, giv_l) & (fam_r < 0) & ~straight & ~swap
+    if single.any():
+        as_family = left.scores(jw, giv_r, fam_l, single)
+        as_given = left.scores(jw, giv_r, giv_l, single)
+        swap[single & (as_family > np.maximum(as_given, 0.8))] = True
     for fam_col, giv_col in (("family_key", "given_key"), ("family_ph", "given_ph"),
                              ("family_marked", "given_marked")):
-        fam, giv = right[fam_col].copy(), right[giv_col].copy()
-        fam[swap], giv[swap] = right[giv_col][swap], right[fam_col][swap]
-        right[fam_col], right[giv_col] = fam, giv
+        fam, giv = right.codes[fam_col].copy(), right.codes[giv_col].copy()
+        fam[swap], giv[swap] = right.codes[giv_col][swap], right.codes[fam_col][swap]
+        right.codes[fam_col], right.codes[giv_col] = fam, giv
     return swap
 
 
@@ -255,40 +274,48 @@ TEXT_COLUMNS = ["given_key", "given_ph", "given_marked", "family_key", "family_p
 NUMBER_COLUMNS = ["birth_year", "birth_month", "birth_day"]
 
 
-def columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The comparison inputs of a prepared frame as plain arrays (strings or None; floats)."""
-    out = {c: _text(frame[c].to_numpy(object)) if c in frame else
-           np.full(len(frame), None, dtype=object) for c in TEXT_COLUMNS}
-    out.update({c: frame[c].to_numpy(float) for c in NUMBER_COLUMNS})
-    return out
+def columns(frame: pd.DataFrame) -> Columns:
+    """The comparison inputs of a prepared frame (see :class:`Columns`)."""
+    n = len(frame)
+    texts = [frame[c].to_numpy(object) if c in frame else np.full(n, None, dtype=object)
+             for c in TEXT_COLUMNS]
+    stacked = np.concatenate(texts) if n else np.empty(0, dtype=object)
+    stacked = np.array([v if isinstance(v, str) and v else None for v in stacked], dtype=object)
+    codes, vocab = pd.factorize(stacked, use_na_sentinel=True)
+    vocab = np.asarray(vocab, dtype=object)
+    lengths = np.fromiter((len(str(v)) for v in vocab), dtype=np.int64, count=len(vocab))
+    codes = codes.astype(np.int32)
+    return Columns({c: codes[k * n:(k + 1) * n] for k, c in enumerate(TEXT_COLUMNS)},
+                   {c: frame[c].to_numpy(float) for c in NUMBER_COLUMNS}, vocab, lengths)
 
 
-def take(cols: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:
-    return {name: values[index] for name, values in cols.items()}
+def take(cols: Columns, index: np.ndarray) -> Columns:
+    return cols.take(index)
 
 
-def compare(left: dict[str, np.ndarray], right: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Level codes of aligned record pairs (element i of ``left`` with i of ``right``), one
-    column per comparison of :data:`etl.match.declare.COMPARISONS`, and ``names_swapped``."""
-    right = dict(right)
-    commune = equal_level(left["commune_code"], right["commune_code"])
-    address = address_level(left["address_key"], right["address_key"], commune)
+def compare(left: Columns, right: Columns) -> pd.DataFrame:
+    """Level codes of aligned record pairs (element i of ``left`` with i of ``right``, both
+    taken from one :class:`Columns`), one column per comparison of
+    :data:`etl.match.declare.COMPARISONS`, and ``names_swapped``."""
+    right = right.copy()
+    lc, rc = left.codes, right.codes
+    commune = equal_level(lc["commune_code"], rc["commune_code"])
+    address = address_level(left, lc["address_key"], rc["address_key"], commune)
     birth = birth_level(left, right)
     swapped = swap_names(left, right, (birth == BIRTH.code("exact")) & np.isin(
         address, ADDRESS.codes("close", "exact")))
     return pd.DataFrame({
-        GIVEN.name: name_level(left["given_key"], right["given_key"], left["given_ph"],
-                               right["given_ph"], left["given_marked"], right["given_marked"]),
-        FAMILY.name: name_level(left["family_key"], right["family_key"], left["family_ph"],
-                                right["family_ph"], left["family_marked"],
-                                right["family_marked"]),
-        MIDDLE.name: middle_level(left["middle_key"], right["middle_key"]),
+        GIVEN.name: name_level(left, lc["given_key"], rc["given_key"], lc["given_ph"],
+                               rc["given_ph"], lc["given_marked"], rc["given_marked"]),
+        FAMILY.name: name_level(left, lc["family_key"], rc["family_key"], lc["family_ph"],
+                                rc["family_ph"], lc["family_marked"], rc["family_marked"]),
+        MIDDLE.name: middle_level(left, lc["middle_key"], rc["middle_key"]),
         BIRTH.name: birth,
-        SEX.name: equal_level(left["sex_any"], right["sex_any"]),
+        SEX.name: equal_level(lc["sex_any"], rc["sex_any"]),
         COMMUNE.name: commune,
         ADDRESS.name: address,
-        HOUSEHOLD.name: fuzzy_equal_level(left["head_other"], right["head_other"]),
-        MOTHER.name: fuzzy_equal_level(left["mother_key"], right["mother_key"]),
-        PHONE.name: equal_level(left["phone"], right["phone"]),
+        HOUSEHOLD.name: fuzzy_equal_level(left, lc["head_other"], rc["head_other"]),
+        MOTHER.name: fuzzy_equal_level(left, lc["mother_key"], rc["mother_key"]),
+        PHONE.name: equal_level(lc["phone"], rc["phone"]),
         "names_swapped": swapped,
     })

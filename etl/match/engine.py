@@ -113,7 +113,7 @@ def _block_pairs(keys: pd.Series, is_new: np.ndarray, cap: int) -> tuple[np.ndar
     sorted_codes = codes[order]
     bounds = np.flatnonzero(np.diff(sorted_codes)) + 1
     groups = np.split(order, bounds)
-    found, skipped = [], 0
+    found_i, found_j, skipped = [], [], 0
     for g in groups:
         if len(g) < 2:
             continue
@@ -123,12 +123,14 @@ def _block_pairs(keys: pd.Series, is_new: np.ndarray, cap: int) -> tuple[np.ndar
         if not is_new[g].any():
             continue
         a, b = _triangle(len(g))
-        i, j = g[a], g[b]
-        keep = is_new[i] | is_new[j]
-        found.append(np.stack([np.minimum(i, j)[keep], np.maximum(i, j)[keep]], axis=1))
-    if not found:
+        found_i.append(g[a])
+        found_j.append(g[b])
+    if not found_i:
         return np.empty((0, 2), dtype=np.int64), skipped
-    return np.concatenate(found), skipped
+    i, j = np.concatenate(found_i), np.concatenate(found_j)
+    keep = is_new[i] | is_new[j]
+    i, j = i[keep], j[keep]
+    return np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1).astype(np.int64), skipped
 
 
 @functools.lru_cache(maxsize=512)
@@ -137,7 +139,10 @@ def _triangle(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _unique_pairs(pairs: np.ndarray, n: int) -> np.ndarray:
-    codes = np.unique(pairs[:, 0].astype(np.int64) * n + pairs[:, 1])
+    """Distinct pairs in (i, j) order (a sort: numpy's hashing unique is slower here)."""
+    codes = np.sort(pairs[:, 0].astype(np.int64) * n + pairs[:, 1])
+    if len(codes):
+        codes = codes[np.concatenate([[True], codes[1:] != codes[:-1]])]
     return np.stack([codes // n, codes % n], axis=1)
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from etl.match.compare import columns, compare, take
+from etl.match.compare import Columns, columns, compare, take
 from etl.match.declare import COMPARISONS, PRIOR_CLASSES
 
 FULL_SAMPLE = 2000  # records from which u is taken from the data alone
@@ -66,21 +66,21 @@ class Model:
         slope, intercept = self.calibration or DEFAULT_CALIBRATION
         return probability(slope * x + intercept)
 
-    def level_weights(self, levels: pd.DataFrame, left: dict[str, np.ndarray]) -> pd.DataFrame:
+    def level_weights(self, levels: pd.DataFrame, left: Columns) -> pd.DataFrame:
         """The weight each comparison adds to each pair (TF included)."""
         out = {}
         for name, table in self.weights.items():
             w = np.asarray(table)[levels[name].to_numpy()]
             if COMPARISONS[name].term_frequency:
-                w = w + self._tf_adjustment(name, levels[name].to_numpy(), left[f"{name}_key"])
+                w = w + self._tf_adjustment(name, levels[name].to_numpy(), left)
             out[name] = w
         return pd.DataFrame(out)
 
-    def score(self, levels: pd.DataFrame, left: dict[str, np.ndarray]) -> np.ndarray:
+    def score(self, levels: pd.DataFrame, left: Columns) -> np.ndarray:
         """Bits of evidence (log2 Bayes factor) of each pair."""
         return self.level_weights(levels, left).sum(axis=1).to_numpy()
 
-    def _tf_adjustment(self, part: str, level: np.ndarray, values: np.ndarray) -> np.ndarray:
+    def _tf_adjustment(self, part: str, level: np.ndarray, left: Columns) -> np.ndarray:
         """Replace the average exact-agreement weight by the weight of this very value."""
         freq = self.name_freq.get(part, {})
         exact_code = COMPARISONS[part].code("exact")
@@ -88,7 +88,9 @@ class Model:
         out = np.zeros(len(level))
         exact = np.flatnonzero(level == exact_code)
         if len(exact):
-            f = pd.Series(values[exact]).map(freq).to_numpy(float)
+            by_code = np.fromiter((freq.get(v, np.nan) for v in left.vocab), dtype=float,
+                                  count=len(left.vocab))
+            f = by_code[left[f"{part}_key"][exact]]
             ok = ~np.isnan(f) & (f > 0)
             out[exact[ok]] = np.minimum(MAX_TF_WEIGHT, np.log2(m_exact / f[ok])) - base
         # Name frequencies of a handful of records say little: blended in like u.
