@@ -96,7 +96,9 @@ def main() -> None:
         "people": args.people, "seed": args.seed, "queue_pairs": pairs,
         "queue_true_share": round(same / pairs, 3) if pairs else None,
         "export_says": exported, "before": before, "after_review": after,
-        "import": json.loads(imported), "match_full_records_moved": relinked["records_moved"],
+        "import": {k: v if k not in ("changes", "refusals") else len(v)
+                   for k, v in json.loads(imported).items()},
+        "match_full_records_moved": relinked["records_moved"],
         "after_match_full": relinked_score, "seconds": seconds}, indent=2))
 
 

@@ -17,20 +17,23 @@ import numpy as np
 import pandas as pd
 
 from etl.kinds import kind_traits
-from etl.match.compare import columns, compare, take
+from etl.match.compare import Columns, columns, compare
 from etl.match.declare import COMPARISONS, HARD_RULES, Pairs
 from etl.match.model import MIN_LABELLED_PAIRS, Model, calibrate, probability
 
-# Posterior log2-odds: 16 bits is a probability of 0.99998, 12 bits 0.9998 — Fellegi–Sunter
+# Posterior log2-odds: 16 bits is a probability of 0.99998, 13 bits 0.9999 — Fellegi–Sunter
 # probabilities are overconfident (its comparisons are not independent), so the thresholds
-# are set where the measured precision holds (BENCHMARKS.md), not at face value.
+# are set where the measured precision holds (BENCHMARKS.md), not at face value. Below 13 bits
+# one queued pair in 70 was one person (BENCHMARKS.md, the analysts' loop): not worth a
+# person's time.
 LINK_THRESHOLD = 16.0
-REVIEW_THRESHOLD = 12.0
+REVIEW_THRESHOLD = 13.0
 AMBIGUITY_MARGIN = 6.0  # bits by which one candidate must lead another of the same list
 # The ambiguity rule trusts a list to name each person once; a list whose own rows are often
 # duplicates of each other (within-list prior above 1 in 33) is not such a list.
 AMBIGUOUS_LIST_PRIOR = -5.0
 LINK, REVIEW, DIFFERENT = "link", "review", "different"
+PAIR_BLOCK = 500_000  # candidate pairs aligned and compared at a time
 
 
 @dataclass
@@ -44,7 +47,8 @@ class Decided:
     """Everything known about each pair (aligned with the ``pairs`` given to :func:`decide`)."""
 
     levels: pd.DataFrame
-    weights: pd.DataFrame
+    freqs: dict[str, np.ndarray]  # what the TF weights need (:meth:`Model.frequencies`)
+    model: Model
     score: np.ndarray  # bits of evidence
     same_list: np.ndarray
     posterior: np.ndarray  # log2-odds after the class prior and the ambiguity rule
@@ -55,6 +59,12 @@ class Decided:
     @property
     def probability(self) -> np.ndarray:
         return probability(self.posterior)
+
+    def weights_at(self, k: int) -> dict[str, float]:
+        """The weight each comparison gave pair ``k``, in bits."""
+        row = self.model.level_weights(self.levels.iloc[[k]].reset_index(drop=True),
+                                       {n: f[[k]] for n, f in self.freqs.items()})
+        return {name: float(v) for name, v in row.iloc[0].items()}
 
     def vetoed(self) -> np.ndarray:
         return self.vetoes.to_numpy().any(axis=1) if len(self.vetoes.columns) else \
@@ -81,14 +91,22 @@ def same_home(frame: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 
 def score_pairs(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model,
-                cols: dict[str, np.ndarray] | None = None
-                ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
-    """Levels (plus ``names_swapped``) and per-comparison weights of ``pairs`` (columns i, j:
-    row positions in ``frame``), and the left records' comparison inputs (for TF weights)."""
+                cols: Columns | None = None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Levels (plus ``names_swapped``) of ``pairs`` (columns i, j: row positions in ``frame``)
+    and the frequencies their TF weights need (:meth:`Model.frequencies`). Pairs are aligned
+    :data:`PAIR_BLOCK` at a time, so memory holds one block of aligned records, not all."""
     cols = cols if cols is not None else columns(frame)
-    left = take(cols, pairs["i"].to_numpy())
-    levels = compare(left, take(cols, pairs["j"].to_numpy()))
-    return levels, model.level_weights(levels, left), left
+    i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
+    levels, freqs = [], []
+    for start in range(0, max(len(i), 1), PAIR_BLOCK):
+        left = cols.take(i[start:start + PAIR_BLOCK])
+        block = compare(left, cols.take(j[start:start + PAIR_BLOCK]))
+        levels.append(block)
+        freqs.append(model.frequencies(block, left))
+    if len(levels) == 1:
+        return levels[0], freqs[0]
+    return (pd.concat(levels, ignore_index=True),
+            {name: np.concatenate([f[name] for f in freqs]) for name in freqs[0]})
 
 
 def decide(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model, thresholds: Thresholds,
@@ -99,8 +117,8 @@ def decide(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model, thresholds: T
     candidates are two people. ``fit_priors`` re-estimates the class priors from these pairs
     (a run does; an explanation uses the run's)."""
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
-    levels, weights, left = score_pairs(frame, pairs, model, cols)
-    score = weights.sum(axis=1).to_numpy()
+    levels, freqs = score_pairs(frame, pairs, model, cols)
+    score = model.score(levels, freqs)
     one_list = same_list(frame, i, j)
     pair_class = one_list.astype(np.int8)
     facts = Pairs(levels, same_home(frame, i, j), one_list)
@@ -109,11 +127,9 @@ def decide(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model, thresholds: T
     final = vetoes[[r.name for r in HARD_RULES if not r.reviewable]].to_numpy().any(axis=1)
     if fit_priors and model.labelled_pairs < MIN_LABELLED_PAIRS:
         # Nothing labels the data (no shared identifiers): learn m from the candidates.
-        tf = score - sum(np.asarray(model.weights[n])[levels[n].to_numpy()]
-                         for n in COMPARISONS)
+        tf = sum((model.tf_adjustment(n, f) for n, f in freqs.items()), np.zeros(len(score)))
         model.fit_m(levels, tf, final, pair_class)
-        weights = model.level_weights(levels, left)
-        score = weights.sum(axis=1).to_numpy()
+        score = model.score(levels, freqs)
     if fit_priors:
         model.estimate_priors(np.where(vetoed, -60.0, score), pair_class)
     posterior = model.posterior(score, pair_class)
@@ -128,7 +144,8 @@ def decide(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model, thresholds: T
     posterior = np.where(ambiguous, np.minimum(posterior, thresholds.link - 0.01), posterior)
     outcome = np.where(posterior >= thresholds.link, LINK,
                        np.where(posterior >= thresholds.review, REVIEW, DIFFERENT))
-    return Decided(levels, weights, score, one_list, posterior, vetoes, ambiguous, outcome)
+    return Decided(levels, freqs, model, score, one_list, posterior, vetoes, ambiguous,
+                   outcome)
 
 
 def fit_calibration(frame: pd.DataFrame, pairs: pd.DataFrame, decided: Decided, model: Model,
@@ -191,11 +208,12 @@ def reasons(decided: Decided, k: int) -> list[tuple[str, str]]:
     """(English, Vietnamese) plain-word reasons for pair ``k``: the levels that weigh most,
     then the rules that hold the pair back."""
     rows = []
+    weights = decided.weights_at(k)
     for name, c in COMPARISONS.items():
         code = int(decided.levels.at[k, name])
         if code:
             lv = c.levels[code]
-            rows.append((abs(float(decided.weights.at[k, name])), lv.en, lv.vi))
+            rows.append((abs(weights[name]), lv.en, lv.vi))
     rows.sort(key=lambda r: -r[0])
     out = [(en, vi) for _, en, vi in rows]
     if bool(decided.levels.at[k, "names_swapped"]):

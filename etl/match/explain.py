@@ -84,8 +84,9 @@ def explain_pairs(master: pd.DataFrame, decisions: pd.DataFrame | None,
 def _explain(frame: pd.DataFrame, i: int, j: int, d: Decided, k: int, model: Model,
              thresholds: Thresholds, joined: bool) -> Explanation:
     a, b = frame.iloc[i].to_dict(), frame.iloc[j].to_dict()
-    rows = [(c.en, c.levels[int(d.levels.at[k, name])].name,
-             round(float(d.weights.at[k, name]), 2)) for name, c in COMPARISONS.items()]
+    weights = d.weights_at(k)
+    rows = [(c.en, c.levels[int(d.levels.at[k, name])].name, round(weights[name], 2))
+            for name, c in COMPARISONS.items()]
     total = round(float(d.score[k]), 2)
     e = Explanation(a, b, rows, total, round(float(d.posterior[k]), 2),
                     round(float(model.calibrated(d.posterior[k])), 6), str(d.outcome[k]))

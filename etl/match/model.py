@@ -66,35 +66,51 @@ class Model:
         slope, intercept = self.calibration or DEFAULT_CALIBRATION
         return probability(slope * x + intercept)
 
-    def level_weights(self, levels: pd.DataFrame, left: Columns) -> pd.DataFrame:
-        """The weight each comparison adds to each pair (TF included)."""
+    def frequencies(self, levels: pd.DataFrame, left: Columns) -> dict[str, np.ndarray]:
+        """Per term-frequency comparison, how common the agreeing value is where the level is
+        exact (NaN elsewhere, or where the value is unknown). Kept per pair rather than the TF
+        weight itself, so the weight follows m when m is refitted."""
         out = {}
-        for name, table in self.weights.items():
-            w = np.asarray(table)[levels[name].to_numpy()]
-            if COMPARISONS[name].term_frequency:
-                w = w + self._tf_adjustment(name, levels[name].to_numpy(), left)
-            out[name] = w
-        return pd.DataFrame(out)
+        for part, c in COMPARISONS.items():
+            if not c.term_frequency:
+                continue
+            freq = self.name_freq.get(part, {})
+            f = np.full(len(levels), np.nan)
+            exact = np.flatnonzero(levels[part].to_numpy() == c.code("exact"))
+            if len(exact):
+                by_code = np.fromiter((freq.get(v, np.nan) for v in left.vocab), dtype=float,
+                                      count=len(left.vocab))
+                f[exact] = by_code[left[f"{part}_key"][exact]]
+            out[part] = f
+        return out
 
-    def score(self, levels: pd.DataFrame, left: Columns) -> np.ndarray:
-        """Bits of evidence (log2 Bayes factor) of each pair."""
-        return self.level_weights(levels, left).sum(axis=1).to_numpy()
-
-    def _tf_adjustment(self, part: str, level: np.ndarray, left: Columns) -> np.ndarray:
+    def tf_adjustment(self, part: str, freq: np.ndarray) -> np.ndarray:
         """Replace the average exact-agreement weight by the weight of this very value."""
-        freq = self.name_freq.get(part, {})
         exact_code = COMPARISONS[part].code("exact")
         m_exact, base = self.m[part][exact_code], self.weights[part][exact_code]
-        out = np.zeros(len(level))
-        exact = np.flatnonzero(level == exact_code)
-        if len(exact):
-            by_code = np.fromiter((freq.get(v, np.nan) for v in left.vocab), dtype=float,
-                                  count=len(left.vocab))
-            f = by_code[left[f"{part}_key"][exact]]
-            ok = ~np.isnan(f) & (f > 0)
-            out[exact[ok]] = np.minimum(MAX_TF_WEIGHT, np.log2(m_exact / f[ok])) - base
+        out = np.zeros(len(freq))
+        ok = ~np.isnan(freq) & (freq > 0)
+        out[ok] = np.minimum(MAX_TF_WEIGHT, np.log2(m_exact / freq[ok])) - base
         # Name frequencies of a handful of records say little: blended in like u.
         return out * min(1.0, self.records / FULL_SAMPLE)
+
+    def level_weights(self, levels: pd.DataFrame, freqs: dict[str, np.ndarray]
+                      ) -> pd.DataFrame:
+        """The weight each comparison adds to each pair (TF included)."""
+        return pd.DataFrame({name: self._weight(name, levels, freqs) for name in self.weights})
+
+    def score(self, levels: pd.DataFrame, freqs: dict[str, np.ndarray]) -> np.ndarray:
+        """Bits of evidence (log2 Bayes factor) of each pair, one comparison at a time (no
+        pairs × comparisons table of floats: millions of pairs stay small)."""
+        total = np.zeros(len(levels))
+        for name in self.weights:
+            total += self._weight(name, levels, freqs)
+        return total
+
+    def _weight(self, name: str, levels: pd.DataFrame, freqs: dict[str, np.ndarray]
+                ) -> np.ndarray:
+        w = np.asarray(self.weights[name])[levels[name].to_numpy()]
+        return w + self.tf_adjustment(name, freqs[name]) if name in freqs else w
 
     def estimate_priors(self, scores: np.ndarray, pair_class: np.ndarray,
                         rounds: int = 30) -> None:

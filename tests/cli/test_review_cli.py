@@ -46,8 +46,9 @@ def load(hssk, url: str, folder: Path) -> None:  # type: ignore[no-untyped-def]
 def missed_links(engine, n: int = 3) -> None:  # type: ignore[no-untyped-def]
     """Make the matcher look as if it had missed ``n`` true links and queued them: a clinic or
     immunization record split off its person (what it brought goes with it), the pair queued
-    for review, nothing decided about it yet. The generated district links perfectly, so
-    without these the analyst would only ever answer "different"."""
+    for review, nothing decided about it yet — and two pairs of strangers queued beside them.
+    The generated district links perfectly and queues little, so without these the analyst
+    would have nothing of either kind to answer."""
     sr = s.source_records.c
     with engine.connect() as conn:
         rows = conn.execute(sa.select(sr.person_id, sr.record_key, sr.source_kind)
@@ -57,6 +58,16 @@ def missed_links(engine, n: int = 3) -> None:  # type: ignore[no-untyped-def]
         by_person.setdefault(person, []).append((key, kind))
     chosen = [(p, recs) for p, recs in sorted(by_person.items())
               if len(recs) >= 2 and any(k in ("clinic-xml", "immunization") for _, k in recs)]
+    # And two pairs of strangers (records of two persons the run kept apart), so the analyst
+    # also has something to answer "different".
+    persons = sorted(by_person)
+    for k in range(2):
+        (key_a, _), (key_b, _) = by_person[persons[2 * k]][0], by_person[persons[2 * k + 1]][0]
+        with engine.begin() as conn:
+            conn.execute(s.match_reviews.insert().values(
+                record_key_a=key_a, record_key_b=key_b, person_a=persons[2 * k],
+                person_b=persons[2 * k + 1], score=13.5, status="open", batch_id=1,
+                probability=0.4))
     for person, recs in chosen[:n]:
         off = next(key for key, kind in recs if kind in ("clinic-xml", "immunization"))
         stay = next(key for key, _ in recs if key != off)
