@@ -30,8 +30,34 @@ def bulk_upsert(conn: Connection, table: sa.Table, rows: Sequence[dict[str, obje
                                           set_={c: stmt.excluded[c] for c in update})
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
-    conn.execute(stmt, list(rows))
+    if not _executemany_plain(conn, stmt, table, columns, rows):
+        conn.execute(stmt, list(rows))
     return len(rows)
+
+
+def _executemany_plain(conn: Connection, stmt: sa.Insert, table: sa.Table, columns: list[str],
+                       rows: Sequence[dict[str, object]]) -> bool:
+    """SQLite: the statement compiled once and handed to the driver's ``executemany`` with
+    plain tuples, each value through its column type's own conversion (what SQLAlchemy would
+    apply) — several times faster than SQLAlchemy's per-row parameter handling. ``False``
+    where the compiled parameters are not simply the columns: the caller takes the ordinary
+    path."""
+    if conn.dialect.name != "sqlite":
+        return False
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=columns)
+    order = list(compiled.positiontup or [])
+    if sorted(order) != sorted(columns):
+        return False
+    convert = [table.c[c].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+               for c in order]
+    if any(convert):
+        params = [tuple(v if f is None or v is None else f(v)
+                        for f, v in zip(convert, (r[c] for c in order), strict=True))
+                  for r in rows]
+    else:
+        params = [tuple(r[c] for c in order) for r in rows]
+    conn.exec_driver_sql(str(compiled), params)
+    return True
 
 
 def _pg_copy_upsert(conn: Connection, table: sa.Table, rows: Sequence[dict[str, object]],
@@ -70,7 +96,9 @@ def bulk_insert(conn: Connection, table: sa.Table, rows: Sequence[dict[str, obje
             for row in rows:
                 copy.write_row([row[c] for c in columns])
         return len(rows)
-    conn.execute(table.insert(), list(rows))
+    columns = list(rows[0].keys())
+    if not _executemany_plain(conn, table.insert(), table, columns, rows):
+        conn.execute(table.insert(), list(rows))
     return len(rows)
 
 

@@ -26,7 +26,7 @@ from etl.load.bulk import bulk_insert, bulk_update, bulk_upsert
 from etl.load.clinical import write_clinical
 from etl.load.db import require_current
 from etl.load.survivorship import GOLDEN_FIELDS, golden_values
-from etl.stage import StageData, as_objects, records_as_dicts
+from etl.stage import StageData, as_objects, map_distinct, records_as_dicts
 from etl.stage import value as _value
 from etl.summary import FileCounts, LoadCounts, reject_counts
 from etl.text import fold
@@ -189,6 +189,11 @@ def _write_records(conn: Connection, records: list[dict[str, object]],
                    batch_id: int) -> None:
     """Upsert the created and updated source records (current again, with their person values
     stored for survivorship)."""
+    # Keys of repeated texts computed once per distinct text, not once per row.
+    addresses = map_distinct(pd.Series([r["permanent_address"] for r in records], dtype=object),
+                             address_key).tolist()
+    mothers = map_distinct(pd.Series([r["mother_name"] for r in records], dtype=object),
+                           lambda v: fold(v) or None if v else None).tolist()
     rows = [
         {"record_key": r["record_key"], "source_kind": r["source_kind"],
          "source_file_id": file_ids[r["file_sha256"]], "locator": r["locator"],
@@ -196,13 +201,13 @@ def _write_records(conn: Connection, records: list[dict[str, object]],
          "match_rule": r["match_rule"], "created_batch_id": batch_id,
          "updated_batch_id": batch_id, "commune_code": _value(r["permanent_commune_code"]),
          "commune_code_2025": _value(r["permanent_commune_code_2025"]),
-         "mother_key": fold(r["mother_name"]) or None if r["mother_name"] else None,
-         "address_key": address_key(r["permanent_address"]),
+         "mother_key": mother, "address_key": address,
          "raw": r["raw"], **{c: _value(r[c]) for c in RECORD_FIELDS},
          **{c: _int(r[c]) for c in ("birth_year", "birth_month", "birth_day")},
          "feed": _value(r["feed"]), "is_current": True, "superseded_batch_id": None,
          "person_values": json.dumps(values, ensure_ascii=False)}
-        for r, values in zip(records, person_values, strict=True)
+        for r, values, address, mother in zip(records, person_values, addresses, mothers,
+                                              strict=True)
     ]
     update_cols = [c for c in (rows[0] if rows else {})
                    if c not in ("record_key", "created_batch_id")]
