@@ -1,0 +1,184 @@
+"""Benchmark: district to province scale — `hssk run` end to end and stage by stage, peak memory
+and accuracy, with the raw-copy floor in the same run, and a nightly increment.
+
+Generates a population of ``--people`` residents (`etl.synth`, ground truth included) with
+their commune registry extracts, school workbooks and a clinic month (proportional to the
+population), then `hssk init` and `hssk run` into a fresh database (SQLite file or a new
+PostgreSQL database), `hssk export links` and pairwise precision / recall against the truth.
+Baselines in the same run: reading the registry CSVs with pyarrow (the floor for extract) and,
+on PostgreSQL, `psql \\copy` of the same CSVs into a plain table (the floor for the load).
+``--nightly N`` then writes the next month's clinic exports for about N episodes of the same
+residents and times `hssk run` of them against the loaded database.
+
+    python benchmarks/bench_scale.py --people 40000 --db sqlite --nightly 20000
+    python benchmarks/bench_scale.py --people 1000000 --kind registry --db postgresql
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from etl.synth import simulate, write_samples
+from etl.synth.clinic import write_clinic
+from etl.synth.evaluate import evaluate
+
+HSSK = [sys.executable, "-m", "etl.cli"]
+KINDS = ["registry", "school-exam", "clinic-xml"]
+VISIT_SHARE = 0.17  # episodes per resident in a generated clinic month (15 % visit, some twice)
+
+
+def child_peak_mb() -> int:
+    return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+
+
+def timed(*args: str) -> tuple[float, subprocess.CompletedProcess]:
+    start = time.perf_counter()
+    out = subprocess.run(list(args), capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if out.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(args[:4])} … failed:\n{out.stderr[-3000:]}")
+    return round(elapsed, 1), out
+
+
+def database(kind: str, work: Path) -> tuple[str, str | None]:
+    """A fresh database URL (and the PostgreSQL database name to drop afterwards)."""
+    if kind == "sqlite":
+        return f"sqlite:///{work / 'hssk.db'}", None
+    name = f"hssk_bench_{os.getpid()}"
+    admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1/postgres",
+                             isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return f"postgresql+psycopg://postgres@127.0.0.1/{name}", name
+
+
+def drop(name: str | None) -> None:
+    if name is None:
+        return
+    admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1/postgres",
+                             isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+    admin.dispose()
+
+
+def arrow_read_seconds(files: list[Path]) -> float:
+    """The floor for reading: pyarrow's CSV reader over the same registry files."""
+    code = ("import sys, pyarrow.csv as c\n"
+            "for f in sys.argv[1:]:\n"
+            "    c.read_csv(f, parse_options=c.ParseOptions(delimiter=(';' if open(f, "
+            "encoding='utf-8', errors='replace').readline().count(';') > 1 else ',')))\n")
+    seconds, _ = timed(sys.executable, "-c", code, *map(str, files))
+    return seconds
+
+
+def psql_copy_seconds(files: list[Path], name: str) -> float:
+    """The floor for loading: ``psql \\copy`` of the same files into plain text tables."""
+    total = 0.0
+    for n, path in enumerate(files):
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            header = fh.readline()
+        delimiter = ";" if header.count(";") > header.count(",") else ","
+        width = len(next(csv.reader([header], delimiter=delimiter)))
+        table = f"raw_copy_{n}"
+        columns = ", ".join(f"c{k} text" for k in range(width))
+        script = (f"CREATE TABLE {table} ({columns});\n"
+                  f"\\copy {table} FROM '{path}' WITH (FORMAT csv, HEADER true, "
+                  f"DELIMITER '{delimiter}')\n")
+        seconds, _ = timed("psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", name,
+                           "-v", "ON_ERROR_STOP=1", "-c", script.splitlines()[0],
+                           "-c", script.splitlines()[1])
+        total += seconds
+    return round(total, 1)
+
+
+def score(url: str, work: Path, truth: Path, name: str) -> dict[str, object]:
+    links = work / f"{name}.links.csv"
+    timed(*HSSK, "--db", url, "-q", "export", "links", "-o", str(links))
+    overall = evaluate(links, truth)["overall"]
+    return {k: overall[k] for k in ("precision", "recall", "f1")}
+
+
+def nightly(data: Path, work: Path, people: int, seed: int, episodes: int) -> Path:
+    """Next month's clinic exports for about ``episodes`` episodes of the same residents, and
+    the truth of everything loaded (the first run's plus these)."""
+    residents = simulate(people, seed)
+    rng = random.Random(f"{seed}:nightly")
+    chosen = rng.sample(residents, min(len(residents), round(episodes / VISIT_SHARE)))
+    out = work / "nightly"
+    out.mkdir()
+    _, rows = write_clinic(out, chosen, rng, month=(2025, 7))
+    truth = work / "truth_all.csv"
+    shutil.copy(data / "_truth" / "ground_truth.csv", truth)
+    with open(truth, "a", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--people", type=int, default=40000)
+    parser.add_argument("--seed", type=int, default=2030)
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--kind", action="append", dest="kinds",
+                        help=f"source kinds to generate (default: {', '.join(KINDS)})")
+    parser.add_argument("--nightly", type=int, default=0,
+                        help="clinic episodes of the next month to load afterwards")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="hssk-scale-"))
+    data = work / "district"
+    start = time.perf_counter()
+    kinds = args.kinds or KINDS
+    write_samples(data, people=args.people, seed=args.seed, kinds=kinds)
+    result: dict[str, object] = {"people": args.people, "kinds": kinds, "db": args.db,
+                                 "generated_seconds": round(time.perf_counter() - start, 1)}
+    registry = sorted(data.glob("registry_*.csv"))
+    url, name = database(args.db, work)
+    try:
+        timed(*HSSK, "--db", url, "-q", "init")
+        seconds, out = timed(*HSSK, "--db", url, "run", str(data), "--json")
+        summary = json.loads(out.stdout)
+        result["run"] = {"seconds": seconds, "stages": summary["seconds"],
+                         "records": summary["read"], "rejected": summary["rejected"],
+                         "peak_rss_mb": child_peak_mb(),
+                         **score(url, work, data / "_truth" / "ground_truth.csv", "run")}
+        result["floor"] = {"registry_csv_files": len(registry),
+                           "registry_csv_mb": round(sum(p.stat().st_size for p in registry)
+                                                    / 2**20, 1),
+                           "pyarrow_read_seconds": arrow_read_seconds(registry)}
+        if name is not None:
+            copy = psql_copy_seconds(registry, name)
+            result["floor"]["psql_copy_seconds"] = copy
+        if args.nightly:
+            folder = nightly(data, work, args.people, args.seed, args.nightly)
+            seconds, out = timed(*HSSK, "--db", url, "run", str(folder), "--json")
+            summary = json.loads(out.stdout)
+            result["nightly"] = {"seconds": seconds, "stages": summary["seconds"],
+                                 "records": summary["read"],
+                                 **score(url, work, work / "truth_all.csv", "nightly")}
+    finally:
+        drop(name)
+    result["machine"] = (f"{platform.machine()}, {os.cpu_count()} cores, "
+                         f"Python {platform.python_version()}")
+    print(json.dumps(result, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
