@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -32,26 +31,26 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from etl.synth import simulate, write_samples
+from etl.synth import simulate
 from etl.synth.clinic import write_clinic
 from etl.synth.evaluate import evaluate
 
 HSSK = [sys.executable, "-m", "etl.cli"]
-KINDS = ["registry", "school-exam", "clinic-xml"]
+KINDS = ["registry", "insurance", "school-exam", "clinic-xml"]  # the held-out district's
 VISIT_SHARE = 0.17  # episodes per resident in a generated clinic month (15 % visit, some twice)
 
 
-def child_peak_mb() -> int:
-    return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
-
-
-def timed(*args: str) -> tuple[float, subprocess.CompletedProcess]:
+def timed(*args: str) -> tuple[float, subprocess.CompletedProcess, int]:
+    """Run a command; its wall time, output and own peak RSS in MB (``/usr/bin/time``: a
+    child's ``ru_maxrss`` seen from here would start at this process's peak)."""
     start = time.perf_counter()
-    out = subprocess.run(list(args), capture_output=True, text=True)
+    out = subprocess.run(["/usr/bin/time", "-f", "peak-kb=%M", *args], capture_output=True,
+                         text=True)
     elapsed = time.perf_counter() - start
     if out.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(args[:4])} … failed:\n{out.stderr[-3000:]}")
-    return round(elapsed, 1), out
+    peak = [line for line in out.stderr.splitlines() if line.startswith("peak-kb=")]
+    return round(elapsed, 1), out, round(int(peak[-1].split("=")[1]) / 1024) if peak else 0
 
 
 def database(kind: str, work: Path) -> tuple[str, str | None]:
@@ -84,7 +83,7 @@ def arrow_read_seconds(files: list[Path]) -> float:
             "for f in sys.argv[1:]:\n"
             "    c.read_csv(f, parse_options=c.ParseOptions(delimiter=(';' if open(f, "
             "encoding='utf-8', errors='replace').readline().count(';') > 1 else ',')))\n")
-    seconds, _ = timed(sys.executable, "-c", code, *map(str, files))
+    seconds, _, _ = timed(sys.executable, "-c", code, *map(str, files))
     return seconds
 
 
@@ -101,7 +100,7 @@ def psql_copy_seconds(files: list[Path], name: str) -> float:
         script = (f"CREATE TABLE {table} ({columns});\n"
                   f"\\copy {table} FROM '{path}' WITH (FORMAT csv, HEADER true, "
                   f"DELIMITER '{delimiter}')\n")
-        seconds, _ = timed("psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", name,
+        seconds, _, _ = timed("psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", name,
                            "-v", "ON_ERROR_STOP=1", "-c", script.splitlines()[0],
                            "-c", script.splitlines()[1])
         total += seconds
@@ -115,20 +114,23 @@ def score(url: str, work: Path, truth: Path, name: str) -> dict[str, object]:
     return {k: overall[k] for k in ("precision", "recall", "f1")}
 
 
-def nightly(data: Path, work: Path, people: int, seed: int, episodes: int) -> Path:
-    """Next month's clinic exports for about ``episodes`` episodes of the same residents, and
-    the truth of everything loaded (the first run's plus these)."""
+def write_nightly(data: Path, work: Path, people: int, seed: int, episodes: int) -> None:
+    """Next month's clinic exports for about ``episodes`` episodes of the same residents (in
+    ``work/nightly``), and the truth of everything loaded (the first run's plus these)."""
     residents = simulate(people, seed)
     rng = random.Random(f"{seed}:nightly")
     chosen = rng.sample(residents, min(len(residents), round(episodes / VISIT_SHARE)))
     out = work / "nightly"
     out.mkdir()
-    _, rows = write_clinic(out, chosen, rng, month=(2025, 7))
+    rows: list[tuple[str, str, str]] = []
+    month = 7
+    while len(rows) < episodes * 0.95 and month <= 12:  # a small district: several months
+        rows += write_clinic(out, chosen, rng, month=(2025, month))[1]
+        month += 1
     truth = work / "truth_all.csv"
     shutil.copy(data / "_truth" / "ground_truth.csv", truth)
     with open(truth, "a", encoding="utf-8", newline="") as fh:
         csv.writer(fh).writerows(rows)
-    return out
 
 
 def main() -> None:
@@ -140,23 +142,31 @@ def main() -> None:
                         help=f"source kinds to generate (default: {', '.join(KINDS)})")
     parser.add_argument("--nightly", type=int, default=0,
                         help="clinic episodes of the next month to load afterwards")
+    parser.add_argument("--write-nightly", nargs=2, metavar=("DATA", "WORK"),
+                        help=argparse.SUPPRESS)  # the nightly files, written in a child
     args = parser.parse_args()
+    if args.write_nightly:
+        write_nightly(Path(args.write_nightly[0]), Path(args.write_nightly[1]), args.people,
+                      args.seed, args.nightly)
+        return
     work = Path(tempfile.mkdtemp(prefix="hssk-scale-"))
     data = work / "district"
-    start = time.perf_counter()
     kinds = args.kinds or KINDS
-    write_samples(data, people=args.people, seed=args.seed, kinds=kinds)
+    # Generated in a child, so this process stays small.
+    generated, _, _ = timed(*HSSK, "-q", "samples", "-o", str(data), "--people",
+                            str(args.people), "--seed", str(args.seed),
+                            *[a for k in kinds for a in ("--kind", k)])
     result: dict[str, object] = {"people": args.people, "kinds": kinds, "db": args.db,
-                                 "generated_seconds": round(time.perf_counter() - start, 1)}
+                                 "generated_seconds": generated}
     registry = sorted(data.glob("registry_*.csv"))
     url, name = database(args.db, work)
     try:
         timed(*HSSK, "--db", url, "-q", "init")
-        seconds, out = timed(*HSSK, "--db", url, "run", str(data), "--json")
+        seconds, out, peak = timed(*HSSK, "--db", url, "run", str(data), "--json")
         summary = json.loads(out.stdout)
         result["run"] = {"seconds": seconds, "stages": summary["seconds"],
                          "records": summary["read"], "rejected": summary["rejected"],
-                         "peak_rss_mb": child_peak_mb(),
+                         "peak_rss_mb": peak,
                          **score(url, work, data / "_truth" / "ground_truth.csv", "run")}
         result["floor"] = {"registry_csv_files": len(registry),
                            "registry_csv_mb": round(sum(p.stat().st_size for p in registry)
@@ -166,11 +176,14 @@ def main() -> None:
             copy = psql_copy_seconds(registry, name)
             result["floor"]["psql_copy_seconds"] = copy
         if args.nightly:
-            folder = nightly(data, work, args.people, args.seed, args.nightly)
-            seconds, out = timed(*HSSK, "--db", url, "run", str(folder), "--json")
+            timed(sys.executable, __file__, "--people", str(args.people), "--seed",
+                  str(args.seed), "--nightly", str(args.nightly), "--write-nightly", str(data),
+                  str(work))
+            seconds, out, peak = timed(*HSSK, "--db", url, "run", str(work / "nightly"),
+                                       "--json")
             summary = json.loads(out.stdout)
             result["nightly"] = {"seconds": seconds, "stages": summary["seconds"],
-                                 "records": summary["read"],
+                                 "records": summary["read"], "peak_rss_mb": peak,
                                  **score(url, work, work / "truth_all.csv", "nightly")}
     finally:
         drop(name)

@@ -58,6 +58,7 @@ class Chunk:
         for row in self.file_rows:  # a later part of a file already in this chunk
             if row["file_sha256"] == sha:
                 row["rows"] += seen_rows
+                row["structure_rows"] += part.structure_rows
                 return
         self.file_rows.append({"source_file": path.name, "path": str(path.resolve()),
                                "file_sha256": sha, "kind": part.kind,

@@ -1,9 +1,10 @@
 """One source file into parts: the reader its content calls for, failures as file rejects.
 
-A clinic month (GIAMDINHHS XML) is read in parts of ``clinic_xml.PART_EPISODES`` episodes so a
-large file runs in bounded memory; a workbook or CSV file is one part. Whatever the reader says
-about the whole file (sheets not read, columns not mapped, rows skipped as form structure, an
-episode count that does not add up) becomes a ``FileNote``.
+A clinic month (GIAMDINHHS XML) is read in parts of ``clinic_xml.PART_EPISODES`` episodes and a
+CSV file in parts of ``sheets.PART_ROWS`` data rows, so a large file runs in bounded memory; a
+workbook is one part. Whatever the reader says about the whole file (sheets not read, columns
+not mapped, rows skipped as form structure, an episode count that does not add up) becomes a
+``FileNote``, carried by the file's last part.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 from etl.errors import SourceError
 from etl.extract import clinic_xml
 from etl.extract.mapping import Mapping
-from etl.extract.sheets import WorkbookResult, read_tabular
+from etl.extract.sheets import WorkbookResult, iter_csv_table, read_tabular
+from etl.extract.tabular import reads_as_csv
 
 
 @dataclass
@@ -41,17 +43,27 @@ class Part:
 
 def read_file(path: Path, sha: str, mappings: dict[str, Mapping], kind: str | None,
               text_encoding: str | None, chunk_records: int | None) -> Iterator[Part]:
-    """The parts of one file (several for a large clinic XML); an unreadable file is one part
-    holding a file-level reject, so one bad file never stops the batch."""
+    """The parts of one file (several for a large clinic XML or CSV file); an unreadable file is
+    one part holding a file-level reject, so one bad file never stops the batch.
+
+    A CSV file is refused, if at all, before its first part (``tabular.open_csv`` checks all of
+    it first), so a refused file never has records loaded. Should an error still come after a
+    part was handed on (the file changed while it was read), it stops the run rather than
+    become a reject beside records already on their way.
+    """
     try:
         if kind in (None, clinic_xml.KIND) and clinic_xml.sniff(path):
             yield from _xml_parts(path, sha, chunk_records)
             return
         if kind == clinic_xml.KIND or path.suffix.lower() == ".xml":
             raise SourceError(f"{path.name}: not a GIAMDINHHS clinic export")
-        book = read_tabular(path, sha, mappings, kind, text_encoding)
-        yield Part(book.kind, book.records, [], {}, book.info, _workbook_notes(path, book),
-                   book.structure_rows)
+        if not reads_as_csv(path):
+            book = read_tabular(path, sha, mappings, kind, text_encoding)
+            yield Part(book.kind, book.records, [], {}, book.info, _workbook_notes(path, book),
+                       book.structure_rows)
+            return
+        parts = _csv_parts(path, sha, mappings, kind, text_encoding)
+        first = next(parts)
     except SourceError as exc:
         reject = {"source_file": path.name, "file_sha256": sha, "locator": "file",
                   "stage": "extract", "scope": "file",
@@ -59,6 +71,17 @@ def read_file(path: Path, sha: str, mappings: dict[str, Mapping], kind: str | No
                   "message": str(exc) + (f" ({exc.hint})" if exc.hint else ""), "raw": None}
         yield Part(kind or "unknown", [], [reject], {},
                    {"encoding": None, "text_encoding": None, "reader": None}, [])
+        return
+    yield first
+    yield from parts
+
+
+def _csv_parts(path: Path, sha: str, mappings: dict[str, Mapping], kind: str | None,
+               text_encoding: str | None) -> Iterator[Part]:
+    """A CSV file's parts; the last one carries the notes about the whole file."""
+    for part in iter_csv_table(path, sha, mappings, kind, text_encoding):
+        notes = _workbook_notes(path, part.book) if part.book is not None else []
+        yield Part(part.kind, part.records, [], {}, part.info, notes, part.structure_rows)
 
 
 def _xml_parts(path: Path, sha: str, chunk_records: int | None) -> Iterator[Part]:

@@ -1,13 +1,16 @@
 """Reading tables out of CSV and XLSX files as people really make them.
 
-A sheet is read whole (values as typed, with their Excel row numbers), legacy-font text is
-converted, then the header band is searched for: title rows above it are skipped, one to three
-header rows with merged cells are joined ("Giới tính / Nam"), and the table ends at the first
-footer or signature line.
+A workbook sheet is read whole (values as typed, with their Excel row numbers); a CSV file is
+checked end to end and then streamed row by row (``open_csv``), as a province registry is a
+million rows. Legacy-font text is converted, then the header band is searched for: title rows
+above it are skipped, one to three header rows with merged cells are joined ("Giới tính / Nam"),
+and the table ends at the first footer or signature line.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -15,8 +18,9 @@ import re
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 from python_calamine import CalamineError, CalamineWorkbook
@@ -98,6 +102,9 @@ class HeaderMatch:
 
 def cell_text(value: object) -> str | None:
     """A cell as text the way a person reads it; ``None`` for empty. Dates become ISO."""
+    if type(value) is str:  # every cell of a CSV file: once per cell of a million rows
+        text = unicodedata.normalize("NFC", value).strip()
+        return text or None
     if value is None:
         return None
     if isinstance(value, bool):
@@ -124,6 +131,15 @@ def _refuse(path: Path, slug: str, message: str, hint: str | None = None) -> Sou
     return exc
 
 
+# A CSV file is streamed (a province registry is a million rows): what depends on the whole
+# file — its byte encoding, whether it is refused — is settled by passes over its bytes that keep
+# nothing, before its first row is handed on; the rest is decided from its head.
+CSV_BLOCK_BYTES = 1 << 20  # read and decoded at a time
+CSV_HEAD_BYTES = 1 << 20  # the head UTF-16, UTF-8 and the legacy code page are judged on
+_CSV_BATCH = 1024  # rows parsed per raising of the (process-wide) csv cell limit
+_CP1258_UNDEFINED = re.compile(b"[\x81\x8a\x8d\x8e\x8f\x90\x9a\x9d\x9e]")  # no cp1258 character
+
+
 def _utf16_without_bom(data: bytes) -> str | None:
     """``utf-16-le``/``-be`` when every other byte of the head is NUL (text saved as "Unicode"
     by a tool that wrote no byte-order mark), else ``None``."""
@@ -140,51 +156,137 @@ def _utf16_without_bom(data: bytes) -> str | None:
     return None
 
 
-def _decode_bytes(data: bytes, name: str = "file") -> tuple[str, str]:
-    """Text and encoding name: UTF-8 (BOM or not) or UTF-16 first; legacy 8-bit otherwise.
+class _NotUtf8(Exception):
+    """The file's head is UTF-8 but a later byte is not: it is read as an 8-bit code page."""
 
-    An 8-bit file is read as Latin-1 when that reveals a TCVN3/VNI font (the bytes are the
-    font's), else as Windows-1258, the Vietnamese code page.
-    """
-    utf16 = "utf-16" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else _utf16_without_bom(data)
+
+def _byte_encoding(head: bytes, complete: bool) -> str | None:
+    """UTF-16 (a byte-order mark, or NUL halves) or UTF-8 from the file's head; ``None`` for an
+    8-bit file (``_legacy_encoding``). UTF-8 holds only if every byte of the file decodes, which
+    the check pass finds out (``_NotUtf8``)."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    utf16 = _utf16_without_bom(head)
     if utf16:
-        try:
-            return data.decode(utf16).lstrip("\ufeff"), utf16
-        except UnicodeDecodeError as exc:
-            raise _refuse(Path(name), "binary-file", f"looks like UTF-16 text but byte "
-                          f"{exc.start:,} is not UTF-16 (a binary file, or cut short?)",
-                          hint="save it again as CSV UTF-8 from Excel or LibreOffice") from exc
+        return utf16
     try:
-        return data.decode("utf-8-sig"), "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=complete)
     except UnicodeDecodeError:
-        pass
-    latin = data.decode("latin-1")
-    sample = latin[:200_000]
+        return None
+    return "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+
+
+def _byte_blocks(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as fh:
+        while block := fh.read(CSV_BLOCK_BYTES):
+            yield block
+
+
+def _legacy_encoding(path: Path, head: bytes) -> str:
+    """An 8-bit file is read as Latin-1 when that reveals a TCVN3/VNI font (the bytes are the
+    font's), else as Windows-1258, the Vietnamese code page — unless some byte of the file has
+    no Windows-1258 character. The font is judged on the first 200,000 characters of both."""
+    if any(_CP1258_UNDEFINED.search(block) for block in _byte_blocks(path)):
+        return "latin-1"
+    sample = head[:200_000].decode("latin-1")
     legacy = detect_encoding(sample.splitlines()).encoding
-    try:
-        windows = unicodedata.normalize("NFC", data.decode("cp1258"))
-    except UnicodeDecodeError:
-        return latin, "latin-1"
+    # Composing never more than halves Windows-1258 text, so a 1 MB head gives the whole file's
+    # first 200,000 composed characters.
+    windows = unicodedata.normalize("NFC", head.decode("cp1258"))[:200_000]
     if legacy in ("tcvn3", "vni") and _vietnamese_score(decode(sample, legacy)) > \
-            _vietnamese_score(windows[:200_000]):
-        return latin, "latin-1"
-    return windows, "cp1258"
+            _vietnamese_score(windows):
+        return "latin-1"
+    return "cp1258"
 
 
-def _refuse_binary(path: Path, text: str) -> None:
+def _text_blocks(path: Path, encoding: str) -> Iterator[str]:
+    """The file's text in blocks that end at a line end, the same characters as decoding it
+    whole: UTF-16 without its byte-order marks, Windows-1258 composed (NFC — a line end never
+    composes with a neighbour, so block by block composes as the whole would). A byte that is
+    not UTF-16 refuses the file, naming its offset; one that is not UTF-8 raises ``_NotUtf8``."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    compose, strip_bom = encoding == "cp1258", encoding.startswith("utf-16")
+    fed = 0
+    carry = [""]  # the text since the last line end, in pieces (a long line is not recopied)
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(CSV_BLOCK_BYTES)
+            buffered = len(getattr(decoder, "buffer", b""))  # undecoded tail of the last block
+            try:
+                text = decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                if encoding.startswith("utf-8"):
+                    raise _NotUtf8 from exc
+                raise _refuse(path, "binary-file", f"looks like UTF-16 text but byte "
+                              f"{fed - buffered + exc.start:,} is not UTF-16 (a binary file, or "
+                              "cut short?)", hint="save it again as CSV UTF-8 from Excel or "
+                              "LibreOffice") from exc
+            fed += len(block)
+            if strip_bom:
+                text = text.lstrip("\ufeff")
+                strip_bom = not text
+            if block:
+                if not text:
+                    continue
+                # A "\r" last may be half of "\r\n": it is a line end once the next character
+                # is known not to be "\n".
+                cut = max(text.rfind("\n"), text.rfind("\r", 0, len(text) - 1)) + 1
+                if not cut and (not carry[-1].endswith("\r") or text[0] == "\n"):
+                    carry.append(text)
+                    continue
+                text, carry = "".join(carry) + text[:cut], [text[cut:]]
+            else:
+                text = "".join(carry) + text
+            if compose:
+                text = unicodedata.normalize("NFC", text)
+            if text:
+                yield text
+            if not block:
+                return
+
+
+def _lines(blocks: Iterable[str]) -> Iterator[str]:
+    """Lines as ``io.StringIO(whole_text, newline="")`` gives them to the csv module (blocks
+    end at line ends, so no line is split)."""
+    return chain.from_iterable(io.StringIO(text, newline="") for text in blocks)
+
+
+@contextlib.contextmanager
+def _csv_cell_limit() -> Iterator[None]:
+    """``csv.field_size_limit`` is process-wide: raised only while this reader parses."""
+    previous = csv.field_size_limit(MAX_CSV_CELL_CHARS)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _csv_refusal(path: Path, line: int, exc: csv.Error) -> SourceError:
+    if "field larger than field limit" in str(exc):
+        return _refuse(path, "oversized-cell", f"line {line} holds a cell longer than "
+                       f"{MAX_CSV_CELL_CHARS:,} characters (an unclosed quote?); nothing of this "
+                       "file was loaded", hint="check the quotes on that line, or remove the "
+                       "cell, and save again")
+    return _refuse(path, "unreadable-file", f"not a readable CSV at line {line} ({exc})",
+                   hint="save it again as CSV UTF-8")
+
+
+def _nul_refusal(path: Path, at: int) -> SourceError:
+    return _refuse(path, "binary-file", f"holds a NUL character (at character {at:,}): a binary "
+                   "file, not text", hint="open it in Excel or LibreOffice and save as .xlsx or "
+                   "CSV UTF-8; a renamed workbook keeps its own extension")
+
+
+def _control_refusal(path: Path, head: str) -> SourceError | None:
     """A spreadsheet, image or archive renamed .csv decodes as 8-bit text full of control
-    characters; no table a person typed holds a NUL or more than a stray control character."""
-    nul = text.find("\x00")
-    if nul >= 0:
-        raise _refuse(path, "binary-file", f"holds a NUL character (at character {nul:,}): a "
-                      "binary file, not text", hint="open it in Excel or LibreOffice and save "
-                      "as .xlsx or CSV UTF-8; a renamed workbook keeps its own extension")
-    sample = text[:65_536]
+    characters; no table a person typed holds more than a stray one (NULs: ``_nul_refusal``)."""
+    sample = head[:65_536]
     controls = sum(1 for ch in sample if unicodedata.category(ch) == "Cc" and ch not in _TEXT_CONTROLS)
     if controls >= 3 and controls > BINARY_CONTROL_SHARE * len(sample):
-        raise _refuse(path, "binary-file", f"{controls:,} control characters in its first "
-                      f"{len(sample):,}: a binary file, not text", hint="open it in Excel or "
-                      "LibreOffice and save as .xlsx or CSV UTF-8")
+        return _refuse(path, "binary-file", f"{controls:,} control characters in its first "
+                       f"{len(sample):,}: a binary file, not text", hint="open it in Excel or "
+                       "LibreOffice and save as .xlsx or CSV UTF-8")
+    return None
 
 
 _TEXT_CONTROLS = frozenset("\t\n\r\f\v\x1a")  # \x1a: the DOS end-of-file mark old tools add
@@ -224,38 +326,123 @@ def _refuse_wide_row(path: Path, row: list[object], where: str) -> list[object]:
     return row[:width]
 
 
-def read_csv(path: Path) -> Workbook:
-    """A CSV or text table. A cell over MAX_CSV_CELL_CHARS refuses the whole file rather than
-    one row: such a cell is nearly always an unclosed quote that swallowed every row after it,
-    so "reject that row" would silently lose the rest of the file."""
+def _check_csv(path: Path, encoding: str) -> str:
+    """Read the whole file once, keeping nothing, and refuse it for the first problem a whole
+    read would have named: a byte that is not UTF-16, then a NUL anywhere, then control
+    characters in its head, then the first line (in file order) with a cell over
+    MAX_CSV_CELL_CHARS, over MAX_COLUMNS columns or not parsable. Returns the delimiter, sniffed
+    from the head. Refusing before the first row is handed on is what keeps "nothing of this
+    file was loaded" true of a problem in its last line."""
+    blocks = _text_blocks(path, encoding)
+    head = ""
+    for text in blocks:  # the first 65,536 characters (and the rest of their block)
+        head += text
+        if len(head) >= 65_536:
+            break
+    delimiter = _sniff_delimiter(head)
+    problem = _control_refusal(path, head)
+    nul = head.find("\x00")
+    scanned = len(head)
+    eight_bit = encoding in ("latin-1", "cp1258")  # no byte can fail later: a NUL settles it
+
+    def rest() -> Iterator[str]:
+        nonlocal nul, scanned
+        yield head
+        for text in blocks:
+            if nul < 0 and (at := text.find("\x00")) >= 0:
+                nul = scanned + at
+            scanned += len(text)
+            if nul >= 0 and eight_bit:
+                return
+            yield text
+
+    texts = rest()
+    if problem is None and nul < 0:
+        reader = csv.reader(_lines(t for t in texts if nul < 0), delimiter=delimiter)
+        with _csv_cell_limit():
+            try:
+                for row in reader:
+                    if len(row) > MAX_COLUMNS:
+                        try:
+                            _refuse_wide_row(path, row, f"line {reader.line_num}")
+                        except SourceError as exc:
+                            problem = exc
+                            break
+            except csv.Error as exc:
+                problem = _csv_refusal(path, reader.line_num, exc)
+    for _ in texts:  # after a refusal, the rest is still decoded: a bad byte or NUL outranks it
+        pass
+    if nul >= 0:
+        raise _nul_refusal(path, nul)
+    if problem is not None:
+        raise problem
+    return delimiter
+
+
+@dataclass(frozen=True)
+class CsvText:
+    """A CSV file that passed every check of ``open_csv``, read row by row in bounded memory."""
+
+    path: Path
+    encoding: str  # byte encoding: utf-8, utf-8-sig, utf-16(-le/-be), cp1258 or latin-1
+    delimiter: str
+
+    def rows(self) -> Iterator[list[object]]:
+        """The file's rows as the csv module parses them, a row over MAX_COLUMNS trimmed of its
+        empty tail. A refusal here means the file changed since ``open_csv`` checked it."""
+        reader = csv.reader(_lines(_text_blocks(self.path, self.encoding)),
+                            delimiter=self.delimiter)
+        while True:
+            batch: list[list[object]] = []
+            with _csv_cell_limit():
+                try:
+                    for row in reader:
+                        if len(row) > MAX_COLUMNS:
+                            row = _refuse_wide_row(self.path, row, f"line {reader.line_num}")
+                        batch.append(row)
+                        if len(batch) == _CSV_BATCH:
+                            break
+                except csv.Error as exc:
+                    raise _csv_refusal(self.path, reader.line_num, exc) from exc
+                except _NotUtf8 as exc:
+                    raise _refuse(self.path, "unreadable-file", "changed while it was read (no "
+                                  "longer UTF-8)", hint="copy it again and rerun") from exc
+            if not batch:
+                return
+            yield from batch
+
+
+def open_csv(path: Path) -> CsvText:
+    """A CSV or text table checked end to end, ready to stream (``CsvText.rows``).
+
+    The byte encoding is UTF-16 or UTF-8 (BOM or not) when the whole file decodes as it, else
+    an 8-bit code page (``_legacy_encoding``); the delimiter is sniffed from the head. A cell
+    over MAX_CSV_CELL_CHARS refuses the whole file rather than one row: such a cell is nearly
+    always an unclosed quote that swallowed every row after it, so "reject that row" would
+    silently lose the rest of the file. Every refusal is raised here, before a row is read.
+    """
     path = Path(path)
-    data = path.read_bytes()
-    if not data:
+    with open(path, "rb") as fh:
+        head = fh.read(CSV_HEAD_BYTES)
+        complete = not fh.read(1)
+    if not head:
         raise _refuse(path, "empty-file", "the file is empty (0 bytes)",
                       hint="export it again from the source system")
-    text, encoding = _decode_bytes(data, path.name)
-    del data
-    _refuse_binary(path, text)
-    delimiter = _sniff_delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows: list[list[object]] = []
-    previous = csv.field_size_limit(MAX_CSV_CELL_CHARS)
-    try:
-        for row in reader:
-            if len(row) > MAX_COLUMNS:
-                row = _refuse_wide_row(path, row, f"line {reader.line_num}")
-            rows.append(row)
-    except csv.Error as exc:
-        if "field larger than field limit" in str(exc):
-            raise _refuse(path, "oversized-cell", f"line {reader.line_num} holds a cell longer "
-                          f"than {MAX_CSV_CELL_CHARS:,} characters (an unclosed quote?); nothing "
-                          "of this file was loaded", hint="check the quotes on that line, or "
-                          "remove the cell, and save again") from exc
-        raise _refuse(path, "unreadable-file", f"not a readable CSV at line {reader.line_num} "
-                      f"({exc})", hint="save it again as CSV UTF-8") from exc
-    finally:
-        csv.field_size_limit(previous)
-    return Workbook([Sheet(path.stem, rows)], "csv", encoding)
+    encoding = _byte_encoding(head, complete)
+    if encoding is not None:
+        try:
+            return CsvText(path, encoding, _check_csv(path, encoding))
+        except _NotUtf8:
+            pass
+    encoding = _legacy_encoding(path, head)
+    return CsvText(path, encoding, _check_csv(path, encoding))
+
+
+def read_csv(path: Path) -> Workbook:
+    """A CSV or text table read whole (one sheet of every row); extract streams it instead
+    (``open_csv``), with the same checks and refusals."""
+    source = open_csv(path)
+    return Workbook([Sheet(Path(path).stem, list(source.rows()))], "csv", source.encoding)
 
 
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -439,49 +626,78 @@ def read_xlsx(path: Path) -> Workbook:
     return Workbook(sheets, "calamine")
 
 
+WORKBOOK_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".ods"})
+
+
+def reads_as_csv(path: Path) -> bool:
+    """Whether ``path`` is read as delimited text (any tabular file that is not a workbook)."""
+    return Path(path).suffix.lower() not in WORKBOOK_SUFFIXES
+
+
 def read_workbook(path: Path) -> Workbook:
-    suffix = Path(path).suffix.lower()
-    if suffix in (".xlsx", ".xlsm", ".xls", ".ods"):
-        return read_xlsx(path)
-    return read_csv(path)
+    return read_csv(path) if reads_as_csv(path) else read_xlsx(path)
+
+
+@dataclass(frozen=True)
+class Fonts:
+    """The legacy font of a table's text: per column, or one for the whole sheet.
+
+    Decided once (``detect_fonts``) and applied to every row (``convert``), so the rows of a
+    streamed CSV file after its head are converted as the head was. ``label`` is what the file
+    info reports: ``unicode``, ``tcvn3``, ``vni``, ``viqr`` or, for a mixed sheet,
+    e.g. ``tcvn3+unicode``.
+    """
+
+    label: str
+    sheet: str  # for a column without a verdict of its own
+    columns: tuple[str, ...] = ()
+
+    @property
+    def converts(self) -> bool:
+        return self.label != "unicode"
+
+    def convert(self, row: list[object]) -> list[object]:
+        if not self.converts:
+            return row
+        columns, width = self.columns, len(self.columns)
+        return [_decode_cell(v, columns[c] if c < width else self.sheet)
+                for c, v in enumerate(row)]
+
+
+def detect_fonts(rows: list[list[object]], forced: str | None = None) -> Fonts:
+    """Detect the font encoding of ``rows`` (headers included).
+
+    Detection runs over all the rows and then per column: a column with strong evidence of its
+    own (a TCVN3 name column under Unicode headers that newer software wrote) keeps its own
+    verdict, weak columns follow the sheet. ``forced`` (``--text-encoding``) skips detection.
+    """
+    if forced:
+        return Fonts(forced, forced)
+    texts = [v for row in rows for v in row if isinstance(v, str) and v]
+    found_sheet = detect_encoding(texts)
+    sheet_encoding = found_sheet.encoding
+    if sheet_encoding == "unicode" and found_sheet.legacy_marks == 0:
+        return Fonts("unicode", "unicode")  # not one legacy character: nothing to convert
+    width = max((len(r) for r in rows), default=0)
+    per_column = []
+    for c in range(width):
+        column = [r[c] for r in rows if c < len(r) and isinstance(r[c], str) and r[c]]
+        found = detect_encoding(column)
+        strong = found.legacy_marks >= 3 or found.vietnamese_unicode >= 3
+        per_column.append(found.encoding if strong else sheet_encoding)
+    used = set(per_column) or {sheet_encoding}
+    return Fonts("+".join(sorted(used, key=lambda e: (e == "unicode", e))), sheet_encoding,
+                 tuple(per_column))
 
 
 def convert_legacy_text(sheet: Sheet, forced: str | None = None) -> str:
-    """Detect the font encoding and convert the sheet's text to Unicode; returns what was used.
-
-    Detection runs over the whole sheet (headers included) and then per column: a column with
-    strong evidence of its own (a TCVN3 name column under Unicode headers that newer software
-    wrote) keeps its own verdict, weak columns follow the sheet. ``forced`` (``--text-encoding``)
-    skips detection. The result is ``unicode``, ``tcvn3``, ``vni``, ``viqr`` or, for a mixed
-    sheet, e.g. ``tcvn3+unicode``.
-    """
-    if forced:
-        per_column = None
-        sheet_encoding = forced
-    else:
-        texts = [v for row in sheet.rows for v in row if isinstance(v, str) and v]
-        found_sheet = detect_encoding(texts)
-        sheet_encoding = found_sheet.encoding
-        if sheet_encoding == "unicode" and found_sheet.legacy_marks == 0:
-            sheet.text_encoding = "unicode"  # not one legacy character: nothing to convert
-            return "unicode"
-        width = max((len(r) for r in sheet.rows), default=0)
-        per_column = []
-        for c in range(width):
-            column = [r[c] for r in sheet.rows if c < len(r) and isinstance(r[c], str) and r[c]]
-            found = detect_encoding(column)
-            strong = found.legacy_marks >= 3 or found.vietnamese_unicode >= 3
-            per_column.append(found.encoding if strong else sheet_encoding)
-    used = {sheet_encoding} if per_column is None else set(per_column) or {sheet_encoding}
-    if used != {"unicode"}:
-        sheet.rows = [
-            [_decode_cell(v, per_column[c] if per_column else sheet_encoding)
-             for c, v in enumerate(row)]
-            for row in sheet.rows
-        ]
-    label = "+".join(sorted(used, key=lambda e: (e == "unicode", e)))
-    sheet.text_encoding = label
-    return label
+    """Convert the sheet's text to Unicode from the font ``detect_fonts`` finds in it (or
+    ``forced``); returns the font label."""
+    fonts = detect_fonts(sheet.rows, forced)
+    if fonts.converts:
+        sheet.rows = [fonts.convert(row) for row in sheet.rows]
+    sheet.text_encoding = fonts.label
+    return fonts.label
 
 
 def _decode_cell(value: object, encoding: str) -> object:
@@ -556,5 +772,10 @@ def find_header(sheet: Sheet, mappings: Iterable[Mapping]) -> HeaderMatch | None
 def is_footer(row: list[object]) -> bool:
     """Signature lines under a table ("Người lập biểu", "…, ngày 5 tháng 9 năm…"). Totals are
     not footers: forms put sections after them ("Cộng tăng", then "II Giảm"), see structure.py."""
-    texts = [t for t in (cell_text(v) for v in row) if t]
-    return bool(texts) and len(texts) <= 3 and bool(_FOOTER.match(fold(texts[0])))
+    return is_footer_text([cell_text(v) for v in row])
+
+
+def is_footer_text(texts: list[str | None]) -> bool:
+    """``is_footer`` of a row already turned into ``cell_text``s."""
+    filled = [t for t in texts if t]
+    return bool(filled) and len(filled) <= 3 and bool(_FOOTER.match(fold(filled[0])))
