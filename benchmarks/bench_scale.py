@@ -142,6 +142,7 @@ def main() -> None:
                         help=f"source kinds to generate (default: {', '.join(KINDS)})")
     parser.add_argument("--nightly", type=int, default=0,
                         help="clinic episodes of the next month to load afterwards")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--write-nightly", nargs=2, metavar=("DATA", "WORK"),
                         help=argparse.SUPPRESS)  # the nightly files, written in a child
     args = parser.parse_args()
@@ -189,8 +190,10 @@ def main() -> None:
         drop(name)
     result["machine"] = (f"{platform.machine()}, {os.cpu_count()} cores, "
                          f"Python {platform.python_version()}")
+    result["work"] = str(work) if args.keep else None
     print(json.dumps(result, indent=2))
-    shutil.rmtree(work, ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
