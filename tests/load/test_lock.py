@@ -141,15 +141,28 @@ def test_two_runs_at_once_end_with_one_runs_links(db_url, tmp_path, samples):
 
 
 def test_a_run_started_while_another_holds_the_database_exits_3(db_url, samples):
+    """Two real processes: one holds the lock until the test lets it go (a run that finished
+    first would make the second run's refusal a race), the other, `hssk run`, is refused
+    naming the holder; once the holder lets go, the same run goes through."""
     engine = connect(db_url)
     migrate(engine)
-    first = _hssk(db_url, "-q", "run", str(samples))
-    deadline = time.monotonic() + 60
-    while not lock_rows(engine) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys\n"
+         "from etl.load.db import connect\n"
+         "from etl.load.lock import RunLock\n"
+         "with RunLock(connect(sys.argv[1]), command='run'):\n"
+         "    print('held', flush=True)\n"
+         "    sys.stdin.readline()\n", db_url],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
     second = _hssk(db_url, "-q", "run", str(samples))
     out, err = second.communicate(timeout=600)
-    first.communicate(timeout=600)
-    assert (first.returncode, second.returncode) == (0, 3)
-    assert err.startswith(f"error: another run holds the database: pid {first.pid} on {HOST}")
+    assert second.returncode == 3, (out, err)
+    assert err.startswith(f"error: another run holds the database: pid {holder.pid} on {HOST}")
+    holder.communicate("go\n", timeout=60)
+    assert holder.returncode == 0 and lock_rows(engine) == []
+    third = _hssk(db_url, "-q", "run", str(samples))
+    third.communicate(timeout=600)
+    assert third.returncode == 0
     engine.dispose()
