@@ -167,9 +167,10 @@ class Staged:
         return item if isinstance(item, Path) else write_stage(item, self.spill / str(k))
 
     def chunk_of(self) -> pd.Series:
-        """Each record key's chunk (the latest, for a key in two)."""
+        """Each record key's chunk (the first that loads it, for a key in two): a review pair
+        is written as soon as both its records are in, so a run that dies later keeps it."""
         return pd.concat([pd.Series(k, index=f["record_key"].to_numpy())
-                          for k, f in enumerate(self.frames)]).groupby(level=0).max()
+                          for k, f in enumerate(self.frames)]).groupby(level=0).min()
 
     def __iter__(self) -> Iterator[tuple[int, StageData]]:
         for number, item in self.items:
@@ -232,8 +233,9 @@ class _Run:
         thresholds = thresholds or Thresholds()
         if not staged.frames:
             return
+        frames = [f for f in staged.frames if len(f)] or staged.frames[:1]
         result, review, stats = match_records(
-            pd.concat(staged.frames, ignore_index=True), read_master(self.engine), thresholds,
+            pd.concat(frames, ignore_index=True), read_master(self.engine), thresholds,
             read_decisions(self.engine))
         self.matched = (result, review, {"thresholds": vars(thresholds), **stats})
         if len(review):

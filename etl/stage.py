@@ -129,7 +129,9 @@ def read_stage(directory: Path, expect: str) -> StageData:
         )
 
     def load(name: str) -> pd.DataFrame:
-        return pq.read_table(directory / f"{name}.parquet").to_pandas()
+        # Integers with gaps come back as integers and None, as they were written — not as
+        # floats (1.0 into an INTEGER column is refused by PostgreSQL's COPY).
+        return pq.read_table(directory / f"{name}.parquet").to_pandas(integer_object_nulls=True)
 
     tables = {name: load(f"table_{name}") for name in manifest.get("tables", [])}
     issues = load("issues") if (directory / "issues.parquet").exists() else None

@@ -51,7 +51,7 @@ def _executemany_plain(conn: Connection, stmt: sa.Insert, table: sa.Table, colum
     convert = [table.c[c].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
                for c in order]
     if any(convert):
-        params = [tuple(v if f is None or v is None else f(v)
+        params = [tuple(v if f is None else f(v)
                         for f, v in zip(convert, (r[c] for c in order), strict=True))
                   for r in rows]
     else:

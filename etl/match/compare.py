@@ -79,12 +79,6 @@ class Columns:
     def copy(self) -> Columns:
         return Columns(dict(self.codes), dict(self.numbers), self.vocab, self.lengths)
 
-    def strings(self, codes: np.ndarray) -> np.ndarray:
-        """The texts behind ``codes`` (None where missing)."""
-        out = self.vocab[np.maximum(codes, 0)]
-        out[codes < 0] = None
-        return out
-
     def scores(self, scorer, av: np.ndarray, bv: np.ndarray,  # type: ignore[no-untyped-def]
                where: np.ndarray) -> np.ndarray:
         """``scorer`` of the aligned texts at ``where``, computed once per distinct pair."""

@@ -78,9 +78,11 @@ class Model:
             f = np.full(len(levels), np.nan)
             exact = np.flatnonzero(levels[part].to_numpy() == c.code("exact"))
             if len(exact):
-                by_code = np.fromiter((freq.get(v, np.nan) for v in left.vocab), dtype=float,
-                                      count=len(left.vocab))
-                f[exact] = by_code[left[f"{part}_key"][exact]]
+                # Looked up once per distinct value present, not over the whole vocabulary.
+                codes, inverse = np.unique(left[f"{part}_key"][exact], return_inverse=True)
+                found = np.fromiter((freq.get(v, np.nan) for v in left.vocab[codes]),
+                                    dtype=float, count=len(codes))
+                f[exact] = found[inverse]
             out[part] = f
         return out
 

@@ -227,3 +227,28 @@ def test_persons_and_records_carry_old_and_new_commune_codes(db, samples):
     assert [new for old, new in records if old is not None] == \
         [old for old, _ in records if old is not None]
     assert sum(old is not None for old, _ in persons) >= 0.9 * len(persons)
+
+
+def test_a_spilled_stage_keeps_integers_with_gaps(tmp_path):
+    """A run's chunks wait on disk between transform and load: a column of integers with a gap
+    (a drug row without its STT) must come back as integers and None, not 1.0 — PostgreSQL's
+    COPY refuses "1.0" for an INTEGER column."""
+    from etl.stage import (
+        FILE_COLUMNS,
+        RECORD_COLUMNS,
+        REJECT_COLUMNS,
+        StageData,
+        empty,
+        read_stage,
+        write_stage,
+    )
+
+    drugs = pd.DataFrame({"record_key": ["a", "a", "b"],
+                          "line": pd.Series([1, None, 3], dtype=object),
+                          "amount": [1.5, None, 2.0]})
+    data = StageData("transform", empty(FILE_COLUMNS), empty(RECORD_COLUMNS),
+                     empty(REJECT_COLUMNS), {"prescriptions": drugs})
+    back = read_stage(write_stage(data, tmp_path / "chunk"), "transform")
+    line = back.tables["prescriptions"]["line"].tolist()
+    assert line == [1, None, 3] and all(type(v) is int for v in line if v is not None)
+    assert back.tables["prescriptions"]["amount"].tolist()[::2] == [1.5, 2.0]
