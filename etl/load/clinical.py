@@ -24,12 +24,16 @@ _PERSON_LESS = {"clinical_notes", "exam_findings", "prescriptions", "services"}
 
 
 def write_clinical(conn: Connection, tables: dict[str, pd.DataFrame],
-                   records: dict[str, tuple[int, str]]) -> dict[str, int]:
-    """Replace the clinical rows of ``records`` (record_key → (source_record_id, person_id))."""
+                   records: dict[str, tuple[int, str]],
+                   updated: set[str] | None = None) -> dict[str, int]:
+    """Replace the clinical rows of ``records`` (record_key → (source_record_id, person_id)).
+    Only the ``updated`` ones (record keys the database held before; all, when ``None``) can
+    have rows to delete: a created record has none, and skipping its deletes spares a scan of
+    every clinical table per chunk."""
     counts: dict[str, int] = {}
     if not records:
         return counts
-    ids = sorted(rid for rid, _ in records.values())
+    ids = sorted(rid for key, (rid, _) in records.items() if updated is None or key in updated)
     for start in range(0, len(ids), 5000):
         chunk = ids[start:start + 5000]
         encounter_ids = sa.select(s.encounters.c.id).where(

@@ -122,7 +122,9 @@ def load_stage(data: StageData, engine: Engine, *, command: str = "load",
             conn, (set(wanted) | moved_from) - set(new_persons), batch_id)
         step(3)
         counts.identifiers_added = _write_identifiers(conn, changed, batch_id)
-        counts.clinical_rows = write_clinical(conn, data.tables, _record_ids(conn, changed))
+        counts.clinical_rows = write_clinical(
+            conn, data.tables, _record_ids(conn, changed),
+            set(changed.loc[changed["_status"] == "updated", "record_key"]))
         review = data.tables.get("review")
         counts.reviews_added = _write_reviews(conn, review, batch_id)
         counts.rejects_added = _write_rejects(conn, data.rejects, batch_id)
