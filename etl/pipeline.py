@@ -237,7 +237,7 @@ class _Run:
         result, review, stats = match_records(
             pd.concat(frames, ignore_index=True), read_master(self.engine), thresholds,
             read_decisions(self.engine))
-        self.matched = (result, review, {"thresholds": vars(thresholds), **stats})
+        self.matched = (result, review, stats)
         if len(review):
             chunk_of = staged.chunk_of()
             self.review_chunk = pd.Series(np.maximum(

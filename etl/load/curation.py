@@ -272,7 +272,8 @@ def _require_person(conn: Connection, person_id: str) -> None:
                          hint="person ids are in `hssk export links` and `hssk export persons`")
 
 
-def _records_of(conn: Connection, person_id: str) -> list[str]:
+def records_of(conn: Connection, person_id: str) -> list[str]:
+    """The record keys of ``person_id``, in order."""
     return sorted(conn.execute(sa.select(s.source_records.c.record_key)
                                .where(s.source_records.c.person_id == person_id)).scalars())
 
@@ -380,7 +381,7 @@ def merge_in(conn: Connection, keep: str, gone: str, *, reason: str | None, by: 
     """Merge person ``gone`` into ``keep`` in ``conn``'s transaction (see :func:`merge_persons`).
     ``records``: the pair (a record of each) whose "same" decision the merge writes."""
     check_merge(conn, keep, gone)
-    keys_keep, keys_gone = _records_of(conn, keep), _records_of(conn, gone)
+    keys_keep, keys_gone = records_of(conn, keep), records_of(conn, gone)
     if records is None:
         records = (keys_keep[0], keys_gone[0])
     scope = Scope(persons={keep, gone})
@@ -446,7 +447,7 @@ def split_in(conn: Connection, person_id: str, record_refs: Iterable[str], *,
     keys = sorted(set(resolve_records(conn, record_refs).values()))
     if not keys:
         raise CurationError("name the records to split off with --records")
-    own = _records_of(conn, person_id)
+    own = records_of(conn, person_id)
     foreign = sorted(set(keys) - set(own))
     if foreign:
         raise CurationError(f"{len(foreign)} of the records are not person {person_id}'s: "

@@ -29,8 +29,7 @@ from etl.load.survivorship import GOLDEN_FIELDS, golden_values
 from etl.stage import StageData, as_objects, map_distinct, records_as_dicts
 from etl.stage import value as _value
 from etl.summary import FileCounts, LoadCounts, reject_counts
-from etl.text import fold
-from etl.text.keys import address_key
+from etl.text.keys import address_key, name_key
 
 Progress = Callable[[str, int, int], None]
 
@@ -195,7 +194,7 @@ def _write_records(conn: Connection, records: list[dict[str, object]],
     addresses = map_distinct(pd.Series([r["permanent_address"] for r in records], dtype=object),
                              address_key).tolist()
     mothers = map_distinct(pd.Series([r["mother_name"] for r in records], dtype=object),
-                           lambda v: fold(v) or None if v else None).tolist()
+                           name_key).tolist()
     rows = [
         {"record_key": r["record_key"], "source_kind": r["source_kind"],
          "source_file_id": file_ids[r["file_sha256"]], "locator": r["locator"],

@@ -44,7 +44,7 @@ from etl.match.decide import (
 from etl.match.model import Model, estimate
 from etl.stage import StageData, as_objects, map_distinct
 from etl.text import fold
-from etl.text.keys import address_key
+from etl.text.keys import address_key, name_key
 from etl.transform.identifiers import implied_by_personal_id
 
 MAX_BLOCK = 300
@@ -436,8 +436,7 @@ def batch_frame(records: pd.DataFrame) -> pd.DataFrame:
                                     "household_head_key", "phone")},
         "commune_code": records["permanent_commune_code"],
         "address_key": map_distinct(records["permanent_address"], address_key),
-        "mother_key": map_distinct(records["mother_name"], lambda v: fold(v) or None if v
-                                   else None),
+        "mother_key": map_distinct(records["mother_name"], name_key),
     })
     return out.reset_index(drop=True)
 
@@ -447,11 +446,12 @@ def match_records(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresho
                   ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """:func:`resolve` for identity frames (:func:`batch_frame`) that may hold a record key
     twice (an episode in two chunks of a run): the latest row of each key is matched. Returns
-    person id, rule and score indexed by record key, the review queue and statistics."""
+    person id, rule and score indexed by record key, the review queue and statistics (the
+    thresholds among them)."""
     latest = batch.drop_duplicates("record_key", keep="last").reset_index(drop=True)
     result, review, stats = resolve(latest, master, thresholds, decisions)
     result.index = pd.Index(latest["record_key"].to_numpy(), name="record_key")
-    return result, review, stats
+    return result, review, {"thresholds": vars(thresholds), **stats}
 
 
 def with_matches(data: StageData, result: pd.DataFrame, review: pd.DataFrame | None,
@@ -477,4 +477,4 @@ def match_stage(data: StageData, master: pd.DataFrame, thresholds: Thresholds | 
     thresholds = thresholds or Thresholds()
     result, review, stats = match_records(batch_frame(data.records.reset_index(drop=True)),
                                           master, thresholds, decisions)
-    return with_matches(data, result, review, {"thresholds": vars(thresholds), **stats})
+    return with_matches(data, result, review, stats)

@@ -4,7 +4,8 @@ Nothing is applied unless every row is valid: key cells as exported (the hidden 
 known decision word, records that exist. Then each group of pairs (the ``group`` column; a pair
 without one is its own group) is applied in one transaction: ``same`` merges the two records'
 persons (an audited merge, origin "review"; a refused merge — two valid ID numbers, or records
-the same workbook marks as different people — is reported and leaves the pair undecided), ``different`` records a cannot-link decision and closes the review pair (one
+the same workbook marks as different people — is reported and leaves the pair undecided),
+``different`` records a cannot-link decision and closes the review pair (one
 audited "review-import" change per group). Pairs already decided as the row says are left
 alone, so importing the same workbook twice changes nothing.
 """
@@ -30,6 +31,7 @@ from etl.load.curation import (
     lookup_records,
     merge_in,
     os_user,
+    records_of,
 )
 from etl.load.db import require_current
 from etl.load.decisions import DIFFERENT, SAME, ordered, record_decisions
@@ -195,20 +197,15 @@ def _review_status(conn: Connection, key_a: str, key_b: str) -> list[str]:
         sa.and_(mr.record_key_a == key_b, mr.record_key_b == key_a)))).scalars())
 
 
-def _records(conn: Connection, person: str) -> set[str]:
-    return set(conn.execute(sa.select(s.source_records.c.record_key)
-                            .where(s.source_records.c.person_id == person)).scalars())
-
-
 def _joins_apart(conn: Connection, person_a: str, person_b: str,
                  apart: dict[str, set[str]]) -> bool:
     """Would merging the two persons join two records the workbook marks different?"""
     if not apart:
         return False
-    records_a = _records(conn, person_a)
+    records_a = records_of(conn, person_a)
     if not any(k in apart for k in records_a):
         return False
-    records_b = _records(conn, person_b)
+    records_b = set(records_of(conn, person_b))
     return any(apart[k] & records_b for k in records_a if k in apart)
 
 

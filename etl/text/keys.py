@@ -6,6 +6,11 @@ from __future__ import annotations
 from etl.text.normalize import fold
 
 
+def name_key(name: object) -> str | None:
+    """A person's name (a mother, a household head) as matching compares it: folded."""
+    return fold(name) or None if isinstance(name, str) and name else None
+
+
 def address_key(address: object) -> str | None:
     """The address as matching compares it: folded, punctuation as spaces."""
     if not isinstance(address, str) or not address.strip():
