@@ -12,6 +12,7 @@ whole columns (numpy, rapidfuzz ``cpdist``), never a Python loop per pair.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -19,6 +20,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
+from etl import reference
 from etl.match.declare import (
     ADDRESS,
     BIRTH,
@@ -26,11 +28,13 @@ from etl.match.declare import (
     FAMILY,
     GIVEN,
     HOUSEHOLD,
+    LOCALITY,
     MIDDLE,
     MOTHER,
     PHONE,
     SEX,
 )
+from etl.text.keys import address_key
 
 _ONSETS = [("ngh", "ng"), ("gh", "g"), ("gi", "z"), ("d", "z"), ("r", "z"), ("tr", "ch"),
            ("x", "s"), ("ph", "f"), ("k", "c"), ("q", "c"), ("n", "l")]
@@ -203,14 +207,38 @@ def equal_level(av: np.ndarray, bv: np.ndarray) -> np.ndarray:
     return out
 
 
+def _mapped(cols: Columns, codes: np.ndarray, fn) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """``fn`` of each code's text, computed once per distinct code present."""
+    distinct, inverse = np.unique(codes, return_inverse=True)
+    values = [fn(v) for v in cols.vocab[distinct]]
+    return np.asarray(pd.factorize(pd.Series(values, dtype=object))[0])[inverse]
+
+
 def fuzzy_equal_level(cols: Columns, av: np.ndarray, bv: np.ndarray) -> np.ndarray:
-    """For household heads and mothers: equal when folded names agree or nearly (JW ≥ 0.9)."""
+    """For household heads and mothers: equal where the two folded names are one name — alike
+    when read aloud (:func:`phonetic`), or one keystroke apart with the given names (the last
+    syllable) sounding alike. Not Jaro-Winkler: among a clan's heads "giang a su" and "giang
+    van mua" share a long prefix and score 0.92, so every head of one clan would pass for one
+    (a commune of 25,000 linked its namesakes through it)."""
     present = _present(av, bv)
     out = np.zeros(len(av), dtype=np.int8)
-    same = present & (av == bv)
-    jw = cols.scores(JaroWinkler.normalized_similarity, av, bv, present & ~same)
     out[present] = HOUSEHOLD.code("different")
-    out[same | (present & (jw >= 0.9))] = HOUSEHOLD.code("exact")
+    idx = np.flatnonzero(present & (av != bv))
+    same = present & (av == bv)
+    if len(idx):
+        both = np.concatenate([av[idx], bv[idx]])
+        sound = _mapped(cols, both, phonetic)
+        last = _mapped(cols, both, lambda v: (len(v.split()), phonetic_syllable(v.split()[-1])))
+        k = len(idx)
+        alike = sound[:k] == sound[k:]
+        near = ~alike & (last[:k] == last[k:])
+        if near.any():
+            mask = np.zeros(len(av), dtype=bool)
+            mask[idx[near]] = True
+            edits = cols.scores(DamerauLevenshtein.distance, av, bv, mask)
+            alike[near] = edits[idx[near]] <= 1
+        same[idx[alike]] = True
+    out[same] = HOUSEHOLD.code("exact")
     return out
 
 
@@ -225,6 +253,52 @@ def address_level(cols: Columns, av: np.ndarray, bv: np.ndarray, commune: np.nda
     out[use] = c.code("different")
     out[use & (ratio >= 60)] = c.code("similar")
     out[use & (ratio >= 80)] = c.code("close")
+    out[use & (av == bv)] = c.code("exact")
+    return out
+
+
+# Folded administrative unit words and their abbreviations (xã, huyện, tỉnh, thị trấn, …).
+_UNIT_WORDS = frozenset("xa x h huyen tinh t tp tx tt thi tran phuong p quan q thanh pho "
+                        "tinh viet nam vn".split())
+
+
+@functools.cache
+def _admin_words() -> dict[str, frozenset[str]]:
+    """Per commune code, the folded words of its commune's, district's and province's names
+    (before and after the 2025 reorganisation)."""
+    words: dict[str, set[str]] = {}
+    for row in reference.admin_units_2024():
+        if row["commune_code"]:
+            names = (row["commune"], row["district"], row["province"])
+            words.setdefault(row["commune_code"], set()).update(
+                w for n in names for w in (address_key(n) or "").split())
+    for row in reference.admin_units_2025():
+        words.setdefault(row["commune_code"], set()).update(
+            w for n in (row["commune"], row["province"]) for w in (address_key(n) or "").split())
+    return {code: frozenset(w) for code, w in words.items()}
+
+
+def locality_key(address: object, commune_code: object) -> str | None:
+    """The village, hamlet or street of a folded address: its words less the commune's,
+    district's and province's names and the unit words ("ban suoi tut - x tam chung - h
+    muong lat" in Tam Chung → "ban suoi tut"). None without a commune or a word left."""
+    if not isinstance(address, str) or not isinstance(commune_code, str):
+        return None
+    admin = _admin_words().get(commune_code, frozenset())
+    kept = [w for w in address.replace("-", " ").split() if w not in admin
+            and w not in _UNIT_WORDS]
+    return " ".join(kept) or None
+
+
+def locality_level(cols: Columns, av: np.ndarray, bv: np.ndarray, commune: np.ndarray
+                   ) -> np.ndarray:
+    """Village or street, only where both records are in the same commune."""
+    c = LOCALITY
+    out = np.zeros(len(av), dtype=np.int8)
+    use = _present(av, bv) & (commune == COMMUNE.code("exact"))
+    ratio = cols.scores(fuzz.token_set_ratio, av, bv, use & (av != bv))
+    out[use] = c.code("different")
+    out[use & (ratio >= 85)] = c.code("similar")
     out[use & (av == bv)] = c.code("exact")
     return out
 
@@ -264,7 +338,7 @@ def swap_names(left: Columns, right: Columns, fuzzy_ok: np.ndarray) -> np.ndarra
 
 TEXT_COLUMNS = ["given_key", "given_ph", "given_marked", "family_key", "family_ph",
                 "family_marked", "middle_key", "sex_any", "commune_code", "address_key",
-                "head_other", "mother_key", "phone"]
+                "locality", "head_other", "mother_key", "phone"]
 NUMBER_COLUMNS = ["birth_year", "birth_month", "birth_day"]
 
 
@@ -308,6 +382,7 @@ def compare(left: Columns, right: Columns) -> pd.DataFrame:
         SEX.name: equal_level(lc["sex_any"], rc["sex_any"]),
         COMMUNE.name: commune,
         ADDRESS.name: address,
+        LOCALITY.name: locality_level(left, lc["locality"], rc["locality"], commune),
         HOUSEHOLD.name: fuzzy_equal_level(left, lc["head_other"], rc["head_other"]),
         MOTHER.name: fuzzy_equal_level(left, lc["mother_key"], rc["mother_key"]),
         PHONE.name: equal_level(lc["phone"], rc["phone"]),

@@ -113,6 +113,15 @@ ADDRESS = Comparison("address", "address", "địa chỉ", _levels(
     ("similar", "addresses share most words", "địa chỉ gần giống", 0.15, 0.06),
     ("close", "addresses nearly the same", "địa chỉ gần như trùng", 0.25, 0.005),
     ("exact", "addresses agree", "địa chỉ trùng", 0.5, 0.002)))
+# Within one commune, the village, hamlet or street (the address without its administrative
+# names): a commune of 25,000 has a dozen villages, and two namesakes born the same year in one
+# commune are often told apart only by where they live. Compared only where both records are in
+# the same commune, so it adds to the commune's evidence without counting it twice.
+LOCALITY = Comparison("locality", "village or street", "thôn, bản, đường phố", _levels(
+    _MISSING, ("different", "different villages or streets of the commune",
+               "khác thôn, bản trong xã", 0.2, 0.88),
+    ("similar", "villages or streets written alike", "thôn, bản viết gần giống", 0.1, 0.04),
+    ("exact", "same village or street", "cùng thôn, bản", 0.7, 0.08)))
 HOUSEHOLD = Comparison("household", "household head", "chủ hộ", _levels(
     _MISSING, ("different", "different household heads", "khác chủ hộ", 0.2, 0.39),
     ("exact", "same household head", "cùng chủ hộ", 0.8, 0.01)))
@@ -124,7 +133,8 @@ PHONE = Comparison("phone", "phone", "điện thoại", _levels(
     ("exact", "same phone number", "cùng số điện thoại", 0.9, 0.001)))
 
 COMPARISONS: dict[str, Comparison] = {c.name: c for c in (
-    GIVEN, FAMILY, MIDDLE, BIRTH, SEX, COMMUNE, ADDRESS, HOUSEHOLD, MOTHER, PHONE)}
+    GIVEN, FAMILY, MIDDLE, BIRTH, SEX, COMMUNE, ADDRESS, LOCALITY, HOUSEHOLD, MOTHER,
+    PHONE)}
 
 
 @dataclass(frozen=True)
@@ -194,6 +204,15 @@ HARD_RULES: tuple[HardRule, ...] = (
              lambda p: p.at(BIRTH, "far") & ~_same_name_and_street(p)),
     HardRule("sexes-differ", "the sexes differ", "giới tính khác nhau",
              lambda p: p.at(SEX, "different")),
+    # A list that names each person once and gives one person two different dates is far more
+    # often naming two people — same-named siblings or cousins in one household, at a
+    # commune's scale — than a row typed twice (a copy keeps its date, or mistypes one digit,
+    # the "typo" and "swapped" levels).
+    HardRule("one-list-dates-differ",
+             "two rows of one list with two different birth dates (not a mistyped digit)",
+             "hai dòng của cùng một danh sách có hai ngày sinh khác nhau (không phải gõ nhầm)",
+             lambda p: p.same_list & p.at(BIRTH, "one-year", "same-year-other-day"),
+             reviewable=True),
     HardRule("moved-without-date", "different communes without an exact birth date",
              "khác xã mà không trùng ngày sinh",
              lambda p: p.at(COMMUNE, "different") & ~p.at(BIRTH, "exact", "swapped")),

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from etl.match.clusters import Clusters
-from etl.match.compare import phonetic
+from etl.match.compare import columns, compare, locality_key, phonetic
 from etl.match.decide import (
     LINK,
     LINK_THRESHOLD,
@@ -41,6 +41,7 @@ from etl.match.decide import (
     decide,
     fit_calibration,
 )
+from etl.match.declare import BIRTH, FAMILY, GIVEN
 from etl.match.model import Model, estimate
 from etl.stage import StageData, as_objects, map_distinct
 from etl.text import fold
@@ -87,6 +88,9 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
            zip(out["family_key"], out["middle_key"], out["given_key"], strict=True)]
     out["head_other"] = [h if h and h != o else None
                          for h, o in zip(out["household_head_key"], own, strict=True)]
+    places = pd.Series(list(zip(out["address_key"], out["commune_code"], strict=True)),
+                       dtype=object)
+    out["locality"] = map_distinct(places, lambda ac: locality_key(*ac)).to_numpy(object)
     for col in ("birth_year", "birth_month", "birth_day"):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
     return out
@@ -296,9 +300,10 @@ def _link_certain(ctx: Context, ids: pd.DataFrame) -> None:
                 clusters.union(first_of[person], x, fuzzy=False)
             else:
                 first_of[person] = x
-    guarded = []  # patient id shared across sexes or years: review
-    for i, j, facility_only in ids.itertuples(index=False):
-        if facility_only and clusters.identity_conflict(int(i), int(j)):
+    guarded = []  # patient id shared across sexes or years, a number on two names: review
+    clash = identity_clash(ctx.frame, ids)
+    for (i, j, facility_only), clashes in zip(ids.itertuples(index=False), clash, strict=True):
+        if clashes or (facility_only and clusters.identity_conflict(int(i), int(j))):
             guarded.append((int(i), int(j)))
             continue
         if clusters.union(int(i), int(j), fuzzy=False):
@@ -306,6 +311,23 @@ def _link_certain(ctx: Context, ids: pd.DataFrame) -> None:
             rule[j] = rule[j] or "identifier"
     ctx.stats["guarded_identifier_pairs"] = len(guarded)
     ctx.stats["_guarded"] = guarded
+
+
+def identity_clash(frame: pd.DataFrame, ids: pd.DataFrame) -> np.ndarray:
+    """Identifier pairs whose family names, given names and birth dates all disagree: one
+    number on two people's records (a mistyped ID number) — held for review rather than made
+    one person by the number alone."""
+    if not len(ids):
+        return np.zeros(0, dtype=bool)
+    i, j = ids["i"].to_numpy(), ids["j"].to_numpy()
+    rows = np.unique(np.concatenate([i, j]))
+    cols = columns(frame.iloc[rows])
+    lv = compare(cols.take(np.searchsorted(rows, i)), cols.take(np.searchsorted(rows, j)))
+    differ = ("different", "tone-differs")
+    return (np.isin(lv[GIVEN.name].to_numpy(), GIVEN.codes(*differ))
+            & np.isin(lv[FAMILY.name].to_numpy(), FAMILY.codes(*differ))
+            & np.isin(lv[BIRTH.name].to_numpy(), BIRTH.codes("far", "one-year",
+                                                             "same-year-other-day")))
 
 
 def link_analysts(ctx: Context) -> None:

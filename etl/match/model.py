@@ -35,6 +35,9 @@ MIN_PRIOR, MAX_PRIOR = 1e-5, 0.95
 # fixed point counts each pair's bits at this fraction, or a list's namesakes would pass for
 # its duplicates.
 TEMPER = 0.4
+# Pairs with a comparison known on both sides at which the observed level shares and the
+# declared priors weigh the same.
+PRESENT_STRENGTH = 50
 
 
 def _prior(attr: str) -> dict[str, list[float]]:
@@ -149,9 +152,7 @@ class Model:
             for name, c in COMPARISONS.items():
                 counts = np.bincount(levels[name].to_numpy(), weights=p,
                                      minlength=len(c.levels))
-                observed = _frequencies(counts, len(c.levels))
-                self.m[name] = [0.8 * o + 0.2 * q for o, q in zip(observed, prior_m[name],
-                                                                  strict=True)]
+                self.m[name] = _blended(counts, prior_m[name], most=0.8)
             self.weights = _weights(self.m, self.u)
 
     def posterior(self, scores: np.ndarray, pair_class: np.ndarray) -> np.ndarray:
@@ -192,9 +193,19 @@ def calibrate(posterior: np.ndarray, same: np.ndarray, rounds: int = 50
     return round(float(slope), 4), round(float(intercept), 4)
 
 
-def _frequencies(counts: np.ndarray, size: int) -> list[float]:
-    total = counts.sum()
-    return [(counts[i] + 0.5) / (total + 0.5 * size) for i in range(size)]
+def _blended(counts: np.ndarray, prior: list[float], most: float = 1.0) -> list[float]:
+    """Level shares among the pairs where the comparison could be made (level 0, "missing",
+    left out: both m and u are conditional on both sides being known, as the declared priors
+    are), blended with ``prior`` by how many such pairs there were — at most ``most`` of the
+    observed share. Counted over all pairs instead, a comparison the random pairs rarely
+    reach (mothers, in a registry without them) got u near zero, and "different mothers" 12
+    bits *for* a match."""
+    present = np.asarray(counts[1:], dtype=float)
+    n = float(present.sum())
+    share = most * n / (n + PRESENT_STRENGTH)
+    observed = (present + 0.5) / (n + 0.5 * len(present))
+    return [0.0] + [float(share * o + (1 - share) * q)
+                    for o, q in zip(observed, prior[1:], strict=True)]
 
 
 def _weights(m: dict[str, list[float]], u: dict[str, list[float]]) -> dict[str, list[float]]:
@@ -223,9 +234,8 @@ def estimate(frame: pd.DataFrame, labelled: pd.DataFrame | None, *, seed: int = 
     cols = columns(frame)
     random_levels = compare(take(cols, a[keep]), take(cols, b[keep]))
     share = min(1.0, n / FULL_SAMPLE)
-    u = {name: [share * o + (1 - share) * p for o, p in zip(
-        _frequencies(np.bincount(random_levels[name], minlength=len(c.levels)),
-                     len(c.levels)), prior_u[name], strict=True)]
+    u = {name: _blended(np.bincount(random_levels[name], minlength=len(c.levels)),
+                        prior_u[name], most=share)
          for name, c in COMPARISONS.items()}
     m = {k: list(v) for k, v in prior_m.items()}
     pairs = 0
@@ -239,10 +249,9 @@ def estimate(frame: pd.DataFrame, labelled: pd.DataFrame | None, *, seed: int = 
         match_levels = compare(take(cols, labelled["i"].to_numpy()),
                                take(cols, labelled["j"].to_numpy()))
         for name, c in COMPARISONS.items():
-            counts = np.bincount(match_levels[name], minlength=len(c.levels))
-            observed = _frequencies(counts, len(c.levels))
-            # Blend with the prior so a level never seen among labelled pairs keeps a sane m.
-            m[name] = [0.8 * o + 0.2 * p for o, p in zip(observed, prior_m[name], strict=True)]
+            # Blended with the prior so a level never seen among labelled pairs keeps a sane m.
+            m[name] = _blended(np.bincount(match_levels[name], minlength=len(c.levels)),
+                               prior_m[name], most=0.8)
     freq = {}
     for name, c in COMPARISONS.items():
         if c.term_frequency:
