@@ -1,0 +1,113 @@
+"""Namesakes at a commune's density: the evidence that tells two people of one name apart.
+
+A post-2025 commune holds 20,000 people or more; among the Mông a few clan names and a short
+list of given names make namesakes born the same year common. These tests pin the comparisons
+and rules that keep them apart (measured at 200,000 residents in BENCHMARKS.md).
+"""
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from test_identity import REGISTRY, persons, write  # noqa: E402 - the neighbouring module
+
+from etl.load import schema as s
+from etl.match.compare import Columns, fuzzy_equal_level, locality_key
+from etl.match.declare import COMPARISONS, HOUSEHOLD
+from etl.match.model import _blended
+from etl.pipeline import run
+
+INSURED = ["STT", "Họ và tên", "Mã số BHXH", "Ngày tháng năm sinh", "Giới tính",
+           "Số CCCD/ĐDCN/Hộ chiếu", "Địa chỉ"]
+
+
+def _levels(pairs: list[tuple[str, str]]) -> list[str]:
+    texts = pd.Series([t for p in pairs for t in p])
+    codes, vocab = pd.factorize(texts)
+    cols = Columns({}, {}, np.asarray(vocab, dtype=object), np.zeros(len(vocab)))
+    codes = codes.astype(np.int32)
+    out = fuzzy_equal_level(cols, codes[0::2], codes[1::2])
+    return [HOUSEHOLD.levels[k].name for k in out]
+
+
+def test_heads_of_one_clan_are_not_one_head():
+    """Jaro-Winkler scores "giang a su" and "giang van mua" 0.92: the long shared prefix of a
+    clan name. Heads are one head when they sound alike or differ by a keystroke in the
+    family or middle name, not when they merely share a clan."""
+    assert _levels([
+        ("giang a su", "giang van mua"),
+        ("vang a su", "vang a de"),
+        ("dinh van tam", "dinh van thanh"),
+        ("ho a nu", "ho a dua"),
+        ("thao a chu", "thao a tru"),      # ch/tr: a clerk's spelling of one sound
+        ("giang a pao", "giagn a pao"),     # two letters swapped in the clan name
+        ("lo van kham", "lo van kham"),
+    ]) == ["different", "different", "different", "different", "exact", "exact", "exact"]
+
+
+def test_the_village_is_the_address_less_its_administrative_names():
+    assert locality_key("ban suoi tut - x tam chung - h muong lat", "14848") == "ban suoi tut"
+    assert locality_key("ban poong xa tam chung muong lat thanh hoa", "14848") == "ban poong"
+    assert locality_key("khu 3 thi tran muong lat huyen muong lat tinh thanh hoa",
+                        "14845") == "khu 3"
+    assert locality_key("xa tam chung huyen muong lat", "14848") is None
+    assert locality_key("ban poong", None) is None
+
+
+def test_a_comparison_the_random_pairs_seldom_reach_keeps_its_prior():
+    """u counted over every random pair made "different mothers" 12 bits *for* a match in a
+    registry without mothers (u near zero); shares among the pairs where the comparison was
+    possible, blended by their number, keep the declared prior."""
+    prior = [lv.u for lv in COMPARISONS["mother"].levels]
+    u = _blended(np.array([99_998, 2, 0]), prior)
+    assert u[0] == 0.0
+    assert abs(u[1] - prior[1]) < 0.05 and abs(u[2] - prior[2]) < 0.05
+    many = _blended(np.array([0, 9_000, 1_000]), prior)
+    assert abs(many[1] - 0.9) < 0.01 and abs(many[2] - 0.1) < 0.01
+
+
+def _review_pairs(engine) -> set[frozenset]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(s.source_records.c.record_key, s.source_files.c.file_name,
+                                      s.source_records.c.locator).join(s.source_files)).all()
+        where = {key: f"{f}:{loc}" for key, f, loc in rows}
+        review = conn.execute(sa.select(s.match_reviews.c.record_key_a,
+                                        s.match_reviews.c.record_key_b)).all()
+    return {frozenset((where[a], where[b])) for a, b in review}
+
+
+def test_one_list_giving_two_dates_is_two_people_or_a_question(db, tmp_path):
+    """Two rows of one registry, one household, one name, two dates of one year: same-named
+    relatives far more often than a row typed twice — never linked on fuzzy evidence, put to
+    an analyst."""
+    addr = "Bản Cá Nọi, xã Mường Lý, huyện Mường Lát"
+    registry = write(tmp_path / "registry_muong_ly.csv", [*REGISTRY, "Số điện thoại"], [
+        ["", "Phạm Thị Nhàn", "02/03/1974", "Nữ", "Thái", addr, "Phạm Văn Khuê", "Con",
+         "0912345678"],  # the household's one phone
+        ["", "Phạm Thị Nhàn", "09/07/1974", "Nữ", "Thái", addr, "Phạm Văn Khuê", "Con",
+         "0912345678"],
+        ["", "Hà Văn Sơn", "02/02/1981", "Nam", "Thái", addr, "Hà Văn Lả", "Chủ hộ", ""],
+    ])
+    run([registry], db)
+    p = persons(db)
+    assert p["registry_muong_ly.csv:row=1"] != p["registry_muong_ly.csv:row=2"]
+    assert _review_pairs(db) == {frozenset(("registry_muong_ly.csv:row=1",
+                                            "registry_muong_ly.csv:row=2"))}
+
+
+def test_one_id_number_on_two_peoples_records_is_a_question(db, tmp_path):
+    """The same valid ID number on "Hà Thị Diên" born 25/11/1993 and "Thào Thị Chu" born
+    03/01/1993: a mistyped number, not one person — held for an analyst."""
+    registry = write(tmp_path / "registry_muong_lat.csv", REGISTRY, [
+        ["038193004321", "Hà Thị Diên", "25/11/1993", "Nữ", "Thái",
+         "Khu 2, thị trấn Mường Lát", "Hà Văn Chiến", "Con"]])
+    insured = write(tmp_path / "bhxh.csv", INSURED, [
+        [1, "Thào Thị Chu", "3812345670", "03/01/1993", "Nữ", "038193004321",
+         "Bản Xa Lung, xã Trung Lý"],
+        [2, "Hà Thị Diên", "3812345671", "25/11/1993", "Nữ", "038193004321",
+         "Khu 2, thị trấn Mường Lát"]])
+    run([registry, insured], db)
+    p = persons(db)
+    assert p["registry_muong_lat.csv:row=1"] == p["bhxh.csv:row=2"]
+    assert p["bhxh.csv:row=1"] != p["bhxh.csv:row=2"]
+    assert frozenset(("bhxh.csv:row=1", "bhxh.csv:row=2")) in _review_pairs(db) or \
+        frozenset(("bhxh.csv:row=1", "registry_muong_lat.csv:row=1")) in _review_pairs(db)
