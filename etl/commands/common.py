@@ -68,7 +68,7 @@ def threshold_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--review-threshold", type=float, default=REVIEW_THRESHOLD,
                      show_default=True,
                      help="Posterior log2-odds from which a pair goes to the review queue "
-                          "(13 bits: probability 0.9999).")(f)
+                          "(14.5 bits: probability 0.99996).")(f)
     f = click.option("--link-threshold", type=float, default=LINK_THRESHOLD, show_default=True,
                      help="Posterior log2-odds (evidence plus prior) from which two records "
                           "are linked without an identifier (16 bits: probability 0.99998).")(f)

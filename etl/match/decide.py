@@ -21,13 +21,13 @@ from etl.match.compare import Columns, columns, compare
 from etl.match.declare import COMPARISONS, HARD_RULES, Pairs
 from etl.match.model import MIN_LABELLED_PAIRS, Model, calibrate, probability
 
-# Posterior log2-odds: 16 bits is a probability of 0.99998, 13 bits 0.9999 — Fellegi–Sunter
+# Posterior log2-odds: 16 bits is a probability of 0.99998, 14.5 bits 0.99996 — Fellegi–Sunter
 # probabilities are overconfident (its comparisons are not independent), so the thresholds
-# are set where the measured precision holds (BENCHMARKS.md), not at face value. Below 13 bits
-# one queued pair in 70 was one person (BENCHMARKS.md, the analysts' loop): not worth a
-# person's time.
+# are set where the measured precision holds (BENCHMARKS.md), not at face value. Below 14.5
+# bits about one queued pair in 100 was one person (40,000 residents, every source kind, with
+# blocking within the commune — BENCHMARKS.md): not worth a person's time.
 LINK_THRESHOLD = 16.0
-REVIEW_THRESHOLD = 13.0
+REVIEW_THRESHOLD = 14.5
 AMBIGUITY_MARGIN = 6.0  # bits by which one candidate must lead another of the same list
 # The ambiguity rule trusts a list to name each person once; a list whose own rows are often
 # duplicates of each other (within-list prior above 1 in 33) is not such a list.

@@ -185,7 +185,11 @@ def blocking_keys(frame: pd.DataFrame) -> dict[str, pd.Series]:
         "undated+name": _key(frame["family_ph"], frame["given_ph"]),
         # Slips in both names: the full birth date alone (a district shares few of them).
         "birth date": _key(number("birth_year"), number("birth_month"), number("birth_day")),
-        # A mistyped birth date, or names written the wrong way round.
+        # A mistyped birth date, or names written the wrong way round: within the commune
+        # (district-wide, a common name's namesakes were two thirds of all candidate pairs at
+        # 200,000 residents and found no pair the other keys missed); across the district only
+        # for records without a commune (anchored below).
+        "names any order+commune": _key(both_names, frame["commune_code"]),
         "names any order": both_names,
         # Slips in names and date: the numbers of a street address (house number, postcode).
         "address numbers": map_distinct(frame["address_key"], _address_numbers),
@@ -201,7 +205,8 @@ def candidate_pairs(frame: pd.DataFrame, is_new: np.ndarray) -> tuple[pd.DataFra
     """Union of the blocking keys' pairs, each key's blocks capped at :data:`MAX_BLOCK`."""
     all_pairs, stats = [], {}
     # Keys that only serve some rows: a pair must hold one of those rows.
-    anchored = {"undated+name": frame["birth_year"].isna().to_numpy()}
+    anchored = {"undated+name": frame["birth_year"].isna().to_numpy(),
+                "names any order": frame["commune_code"].isna().to_numpy()}
     for name, keys in blocking_keys(frame).items():
         if name in anchored:
             pairs, skipped = _block_pairs(keys, is_new & anchored[name], MAX_BLOCK)
