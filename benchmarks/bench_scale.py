@@ -11,7 +11,11 @@ on PostgreSQL, `psql \\copy` of the same CSVs into a plain table (the floor for 
 residents and times `hssk run` of them against the loaded database.
 
     python benchmarks/bench_scale.py --people 40000 --db sqlite --nightly 20000
-    python benchmarks/bench_scale.py --people 1000000 --kind registry --db postgresql
+    python benchmarks/bench_scale.py --people 1000000 --kind registry --province 38
+
+``--province 38`` spreads the residents over Thanh Hóa's 559 pre-2025 communes and writes the
+registry as one CSV (a provincial data centre's extract); without it, everyone lives in Mường
+Lát's eight communes (25,000 a commune at 200,000 residents: a density test).
 """
 
 from __future__ import annotations
@@ -114,10 +118,11 @@ def score(url: str, work: Path, truth: Path, name: str) -> dict[str, object]:
     return {k: overall[k] for k in ("precision", "recall", "f1")}
 
 
-def write_nightly(data: Path, work: Path, people: int, seed: int, episodes: int) -> None:
+def write_nightly(data: Path, work: Path, people: int, seed: int, episodes: int,
+                  province: str | None = None) -> None:
     """Next month's clinic exports for about ``episodes`` episodes of the same residents (in
     ``work/nightly``), and the truth of everything loaded (the first run's plus these)."""
-    residents = simulate(people, seed)
+    residents = simulate(people, seed, province)
     rng = random.Random(f"{seed}:nightly")
     chosen = rng.sample(residents, min(len(residents), round(episodes / VISIT_SHARE)))
     out = work / "nightly"
@@ -140,6 +145,7 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--kind", action="append", dest="kinds",
                         help=f"source kinds to generate (default: {', '.join(KINDS)})")
+    parser.add_argument("--province", help="GSO province code: residents in all its communes")
     parser.add_argument("--nightly", type=int, default=0,
                         help="clinic episodes of the next month to load afterwards")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
@@ -148,7 +154,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.write_nightly:
         write_nightly(Path(args.write_nightly[0]), Path(args.write_nightly[1]), args.people,
-                      args.seed, args.nightly)
+                      args.seed, args.nightly, args.province)
         return
     work = Path(tempfile.mkdtemp(prefix="hssk-scale-"))
     data = work / "district"
@@ -156,8 +162,10 @@ def main() -> None:
     # Generated in a child, so this process stays small.
     generated, _, _ = timed(*HSSK, "-q", "samples", "-o", str(data), "--people",
                             str(args.people), "--seed", str(args.seed),
-                            *[a for k in kinds for a in ("--kind", k)])
+                            *[a for k in kinds for a in ("--kind", k)],
+                            *(("--province", args.province) if args.province else ()))
     result: dict[str, object] = {"people": args.people, "kinds": kinds, "db": args.db,
+                                 "province": args.province,
                                  "generated_seconds": generated}
     registry = sorted(data.glob("registry_*.csv"))
     url, name = database(args.db, work)
@@ -179,7 +187,7 @@ def main() -> None:
         if args.nightly:
             timed(sys.executable, __file__, "--people", str(args.people), "--seed",
                   str(args.seed), "--nightly", str(args.nightly), "--write-nightly", str(data),
-                  str(work))
+                  str(work), *(("--province", args.province) if args.province else ()))
             seconds, out, peak = timed(*HSSK, "--db", url, "run", str(work / "nightly"),
                                        "--json")
             summary = json.loads(out.stdout)

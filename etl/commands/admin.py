@@ -38,18 +38,26 @@ def init_cmd(obj: Context) -> None:
               help="Random seed: the same seed writes the same files.")
 @click.option("--kind", "kinds", multiple=True, type=click.Choice(sorted(WRITER_KINDS)),
               help="Only these source kinds (repeatable; default: all).")
+@click.option("--province", metavar="CODE",
+              help="Spread the residents over every commune of this province (GSO code, e.g. "
+                   "38) and write its registry as one CSV: a province-scale extract.")
 @pass_context
 def samples_cmd(obj: Context, output: Path, people: int, seed: int,
-                kinds: tuple[str, ...]) -> None:
+                kinds: tuple[str, ...], province: str | None) -> None:
     """Write realistic synthetic source files for every kind, with a ground-truth file.
 
     No real person's data: names, dates and numbers are generated.
 
     Example: hssk samples -o data/samples --people 1000 --seed 831
     """
+    from etl import reference
     from etl.synth import write_samples
 
-    written = write_samples(output, people=people, seed=seed, kinds=list(kinds) or None)
+    if province is not None and province not in reference.province_codes():
+        raise click.BadParameter(f"{province!r} is not a GSO province code (01–96)",
+                                 param_hint="--province")
+    written = write_samples(output, people=people, seed=seed, kinds=list(kinds) or None,
+                            province=province)
     if not obj.quiet:
         for path, rows in written.items():
             click.echo(f"{rows:>7}  {path}")

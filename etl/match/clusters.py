@@ -2,7 +2,10 @@
 
 A cluster refuses to absorb another when together they would hold two valid personal ID
 numbers, two existing persons, or — for fuzzy links — two sexes, two different exact birth
-dates (a day/month swap excepted), or two records an analyst declared different people.
+dates (a day/month swap excepted), two rows of one list that names each person once (unless the
+link is between those two rows itself: a duplicate registration), two children of one mother or
+household under given names the two sides never share (twins "Hiền" and "Diên" joined through
+a record that names no mother), or two records an analyst declared different people.
 """
 
 from __future__ import annotations
@@ -12,8 +15,24 @@ import pandas as pd
 
 
 class Clusters:
-    def __init__(self, frame: pd.DataFrame, apart: pd.DataFrame | None = None) -> None:
+    def __init__(self, frame: pd.DataFrame, apart: pd.DataFrame | None = None,
+                 lists: np.ndarray | None = None) -> None:
+        """``lists`` holds each row's list of people (an integer, -1 for none): the file of a
+        source kind that names each person once."""
         n = len(frame)
+        self.list_of = lists if lists is not None else np.full(n, -1)
+        self.lists: list[set] = [set() if k < 0 else {int(k)} for k in self.list_of]
+        # Per root, given names by mother and by household head ({("m", mother): {given}}),
+        # only for rows that name either (None elsewhere: a province's rows stay small).
+        self.kin: list[dict | None] = [None] * n
+        for i, (given, mother, head) in enumerate(zip(
+                frame["given_key"], frame["mother_key"], frame["head_other"], strict=True)):
+            if not isinstance(given, str):
+                continue
+            kin = {(tag, v): {given} for tag, v in (("m", mother), ("h", head))
+                   if isinstance(v, str)}
+            if kin:
+                self.kin[i] = kin
         self.parent = np.arange(n)
         self.pids: list[set] = [set() for _ in range(n)]
         self.persons: list[set] = [set() for _ in range(n)]
@@ -53,13 +72,24 @@ class Clusters:
         small, other = (ra, rb) if len(self.apart[ra]) <= len(self.apart[rb]) else (rb, ra)
         return any(self.find(x) == other for x in self.apart[small])
 
-    def can_merge(self, a: int, b: int, fuzzy: bool) -> bool:
+    def can_merge(self, a: int, b: int, fuzzy: bool, rows: tuple[int, int] | None = None
+                  ) -> bool:
+        """Whether roots ``a`` and ``b`` may become one; ``rows`` are the two records whose
+        link asks for it."""
         if len(self.pids[a] | self.pids[b]) > 1 or len(self.persons[a] | self.persons[b]) > 1:
             return False
         if self.kept_apart(a, b):
             return False
         if not fuzzy:
             return True
+        ka, kb = self.kin[a], self.kin[b]
+        if ka and kb and any(not (ka[k] & kb[k]) for k in ka.keys() & kb.keys()):
+            return False
+        shared = self.lists[a] & self.lists[b]
+        if shared and rows is not None and self.list_of[rows[0]] == self.list_of[rows[1]]:
+            shared = shared - {int(self.list_of[rows[0]])}
+        if shared:
+            return False
         if len(self.sexes[a] | self.sexes[b]) > 1:
             return False
         da, db = self.dates[a], self.dates[b]
@@ -79,10 +109,15 @@ class Clusters:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return True
-        if not self.can_merge(ra, rb, fuzzy):
+        if not self.can_merge(ra, rb, fuzzy, (a, b)):
             return False
         self.parent[rb] = ra
-        for attr in ("pids", "persons", "dates", "sexes", "years", "apart"):
+        for attr in ("pids", "persons", "dates", "sexes", "years", "apart", "lists"):
             getattr(self, attr)[ra] |= getattr(self, attr)[rb]
             getattr(self, attr)[rb] = set()
+        if self.kin[rb]:
+            kin = self.kin[ra] if self.kin[ra] is not None else {}
+            for k, names in self.kin[rb].items():
+                kin[k] = kin.get(k, set()) | names
+            self.kin[ra], self.kin[rb] = kin, None
         return True

@@ -76,18 +76,23 @@ def one_row_per_person() -> frozenset[str]:
     return frozenset(k for k, t in kind_traits().items() if t.one_row_per_person)
 
 
+def _codes(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """``column`` as integer codes (-1 where missing): pairs compare integers, and millions of
+    pairs never gather Python objects."""
+    return pd.factorize(frame[column], use_na_sentinel=True)[0]
+
+
 def same_list(frame: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Both rows of one file that lists each person once."""
-    kind = frame["source_kind"].to_numpy(object)
-    file = frame["file_key"].to_numpy(object)
-    return np.isin(kind[i], list(one_row_per_person())) & (file[i] == file[j]) & pd.notna(file[i])
+    once = frame["source_kind"].isin(list(one_row_per_person())).to_numpy()
+    file = _codes(frame, "file_key")
+    return once[i] & (file[i] == file[j]) & (file[i] >= 0)
 
 
 def same_home(frame: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    house = frame["household_head_key"].to_numpy(object)
-    mother = frame["mother_key"].to_numpy(object)
-    return ((house[i] == house[j]) & pd.notna(house[i])) | (
-        (mother[i] == mother[j]) & pd.notna(mother[i]))
+    house, mother = _codes(frame, "household_head_key"), _codes(frame, "mother_key")
+    return ((house[i] == house[j]) & (house[i] >= 0)) | (
+        (mother[i] == mother[j]) & (mother[i] >= 0))
 
 
 def score_pairs(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model,
@@ -155,15 +160,21 @@ def fit_calibration(frame: pd.DataFrame, pairs: pd.DataFrame, decided: Decided, 
     same). Pairs a hard rule or the ambiguity rule held back are left out (their posterior is
     capped, not measured)."""
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
-    pid = frame["personal_id"].where(frame["personal_id_status"] == "valid").to_numpy(object)
-    known = pd.notna(pid[i]) & pd.notna(pid[j])
+    pid = pd.factorize(frame["personal_id"].where(frame["personal_id_status"] == "valid"),
+                       use_na_sentinel=True)[0]
+    known = (pid[i] >= 0) & (pid[j] >= 0)
     same = known & (pid[i] == pid[j])
     if analyst is not None and len(analyst):
-        at = {(int(a), int(b)): bool(v) for a, b, v in analyst[["i", "j", "same"]].itertuples(
-            index=False)}
-        for k, (a, b) in enumerate(zip(i.tolist(), j.tolist(), strict=True)):
-            if (a, b) in at:
-                known[k], same[k] = True, at[(a, b)]
+        # Looked up as integer pair codes: a loop over millions of candidates took seconds.
+        n = len(frame)
+        decided_at = pd.Series(analyst["same"].astype(bool).to_numpy(),
+                               index=analyst["i"].to_numpy(np.int64) * n
+                               + analyst["j"].to_numpy(np.int64))
+        decided_at = decided_at[~decided_at.index.duplicated(keep="last")]
+        answer = decided_at.reindex(i.astype(np.int64) * n + j).to_numpy()
+        hit = pd.notna(answer)
+        known[hit] = True
+        same[hit] = answer[hit].astype(bool)
     use = known & ~decided.vetoed() & ~decided.ambiguous
     model.calibration = calibrate(decided.posterior[use], same[use])
 

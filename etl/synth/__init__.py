@@ -12,7 +12,7 @@ import random
 from pathlib import Path
 
 from etl.synth.clinic import write_clinic
-from etl.synth.population import Resident, Simulator
+from etl.synth.population import Resident, Simulator, province_communes
 from etl.synth.sources import (
     write_immunization,
     write_insurance,
@@ -26,17 +26,24 @@ TRUTH_FILE = Path("_truth") / "ground_truth.csv"
 
 
 def write_samples(out: Path, *, people: int = 1000, seed: int = 831,
-                  kinds: list[str] | None = None) -> dict[str, int]:
-    """Write sample files into ``out``; returns rows written per file (and the truth file)."""
+                  kinds: list[str] | None = None, province: str | None = None
+                  ) -> dict[str, int]:
+    """Write sample files into ``out``; returns rows written per file (and the truth file).
+    ``province`` (a GSO code, "38") spreads the residents over every commune of that province
+    and writes its registry as one CSV, as a provincial data centre receives it."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    residents = simulate(people, seed)
+    residents = simulate(people, seed, province)
     written: dict[str, int] = {}
     truth: list[tuple[str, str, str]] = []
     for kind in kinds or list(WRITERS):
         # Each kind draws from its own stream, so asking for fewer kinds changes no file.
         rng = random.Random(f"{seed}:{kind}")
-        files, rows = WRITERS[kind](out, residents, rng)
+        if kind == "registry" and province is not None:
+            files, rows = write_registry(out, residents, rng,
+                                         one_file=f"registry_{province}.csv")
+        else:
+            files, rows = WRITERS[kind](out, residents, rng)
         written.update(files)
         truth.extend(rows)
     (out / TRUTH_FILE).parent.mkdir(exist_ok=True)
@@ -48,5 +55,7 @@ def write_samples(out: Path, *, people: int = 1000, seed: int = 831,
     return written
 
 
-def simulate(people: int, seed: int) -> list[Resident]:
-    return Simulator(people, seed).build()
+def simulate(people: int, seed: int, province: str | None = None) -> list[Resident]:
+    """Residents of Mường Lát, or of every commune of ``province``."""
+    communes = province_communes(province) if province is not None else None
+    return Simulator(people, seed, communes=communes).build()

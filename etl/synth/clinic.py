@@ -34,7 +34,7 @@ from xml.sax.saxutils import escape
 
 from etl import reference
 from etl.synth.noise import name_variant, strip_marks
-from etl.synth.population import COMMUNES, Resident
+from etl.synth.population import Resident, place
 
 FACILITIES = {  # code: (name, layout, inner encoding, communes served)
     "38150": ("Trung tâm Y tế huyện Mường Lát", "130", "base64", None),
@@ -138,7 +138,7 @@ def _xml1_fields(r: Resident, ma_lk: str, facility: str, layout: str, visit: dt.
         fields += [("SO_CCCD", pid), ("NGAY_SINH", _birth(r, layout)),
                    ("GIOI_TINH", 1 if r.sex == "M" else 2), ("MA_QUOCTICH", "000"),
                    ("MA_DANTOC", r.ethnicity), ("MA_NGHE_NGHIEP", "00000"),
-                   ("DIA_CHI", f"{r.village}, {COMMUNES[r.commune][0]}, Mường Lát"),
+                   ("DIA_CHI", f"{r.village}, {place(r.commune).name}, Mường Lát"),
                    ("MATINH_CU_TRU", "38"), ("MAHUYEN_CU_TRU", "384"),
                    ("MAXA_CU_TRU", r.commune), ("DIEN_THOAI", r.phone or ""),
                    ("MA_THE_BHYT", card or ""), ("MA_DKBD", facility),
@@ -148,7 +148,7 @@ def _xml1_fields(r: Resident, ma_lk: str, facility: str, layout: str, visit: dt.
                    ("MA_BENH_KT", ";".join(extra))]
     else:
         fields += [("NGAY_SINH", _birth(r, layout)), ("GIOI_TINH", 1 if r.sex == "M" else 2),
-                   ("DIA_CHI", f"{r.village}, {COMMUNES[r.commune][0]}"),
+                   ("DIA_CHI", f"{r.village}, {place(r.commune).name}"),
                    ("MA_THE", card or ""), ("MA_DKBD", facility),
                    ("GT_THE_TU", "20250101"), ("GT_THE_DEN", "20251231"),
                    ("TEN_BENH", label), ("MA_BENH", icd.replace(".", "")),

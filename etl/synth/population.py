@@ -7,9 +7,11 @@ no real person's data is used. The population is the ground truth the source wri
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 from dataclasses import dataclass, field
 
+from etl import reference
 from etl.text import fold
 
 # Communes of Mường Lát (docs/domain.md#home-district) with a population weight and invented
@@ -24,6 +26,60 @@ COMMUNES = {
     "14864": ("Nhi Sơn", 0.07, ["Bản Pù Ngùa", "Bản Cặt", "Bản Hua Pù"]),
     "14866": ("Mường Chanh", 0.12, ["Bản Mường Chanh", "Bản Lốc Há", "Bản Ón", "Bản Na Hú"]),
 }
+
+_VILLAGE_WORDS = ["Đông", "Tây", "Nam", "Bắc", "Trung", "Thượng", "Hạ", "Tân", "Phú", "An",
+                  "Hòa", "Bình", "Thịnh", "Quang", "Minh", "Lợi", "Yên", "Xuân", "Thọ", "Phúc",
+                  "Lộc", "Thành", "Hưng", "Sơn", "Thủy", "Liên", "Kim", "Ngọc", "Vinh", "Long"]
+
+
+@dataclass(frozen=True)
+class Place:
+    """What an address says of a commune: its name and type, its district and province."""
+
+    name: str
+    type: str  # Xã / Phường / Thị trấn
+    district: str
+    district_type: str  # Huyện / Thị xã / Thành phố
+    province: str
+
+
+@functools.cache
+def _places_2024() -> dict[str, Place]:
+    return {r["commune_code"]: Place(r["commune"], r["commune_type"], r["district"],
+                                     r["district_type"], r["province"])
+            for r in reference.admin_units_2024() if r["commune_code"]}
+
+
+def place(code: str) -> Place:
+    """The commune ``code`` as the writers put it in an address (Mường Lát's as always)."""
+    if code in COMMUNES:
+        return Place(COMMUNES[code][0], "Thị trấn" if code == "14845" else "Xã", "Mường Lát",
+                     "Huyện", "Thanh Hóa")
+    return _places_2024()[code]
+
+
+def province_communes(province_code: str) -> dict[str, tuple[str, float, list[str]]]:
+    """Every pre-2025 commune of a province, in the shape of :data:`COMMUNES`: equal weights,
+    four to twelve invented villages ("Thôn Đông Hòa") drawn from the commune's own seed."""
+    out: dict[str, tuple[str, float, list[str]]] = {}
+    for code, p in sorted(_places_2024().items()):
+        if _province_codes()[code] != province_code:
+            continue
+        rng = random.Random(f"villages:{code}")
+        word = "Tổ dân phố" if p.type == "Phường" else rng.choice(["Thôn", "Thôn", "Làng", "Bản"])
+        names = {f"{word} {rng.choice(_VILLAGE_WORDS)} {rng.choice(_VILLAGE_WORDS)}"
+                 for _ in range(rng.randint(4, 12))}
+        out[code] = (p.name, 1.0, sorted(names))
+    if not out:
+        raise ValueError(f"no commune of province {province_code!r} in the 2024 list")
+    return out
+
+
+@functools.cache
+def _province_codes() -> dict[str, str]:
+    return {r["commune_code"]: r["province_code"] for r in reference.admin_units_2024()
+            if r["commune_code"]}
+
 
 GROUPS = {  # GSO code: (weight, family names, male middles, female middles, male given, female given)
     "08": (0.55,
@@ -109,7 +165,9 @@ def personal_id_for(rng: random.Random, birth_year: int, sex: str) -> str:
 class Simulator:
     """Builds households until ``people`` residents exist; seeded and reproducible."""
 
-    def __init__(self, people: int, seed: int, today: dt.date = dt.date(2025, 9, 1)) -> None:
+    def __init__(self, people: int, seed: int, today: dt.date = dt.date(2025, 9, 1),
+                 communes: dict[str, tuple[str, float, list[str]]] | None = None) -> None:
+        self.communes = communes or COMMUNES
         self.rng = random.Random(seed)
         self.people = people
         self.today = today
@@ -159,8 +217,9 @@ class Simulator:
         n_house = 0
         while len(self.residents) < self.people:
             n_house += 1
-            commune = rng.choices(list(COMMUNES), weights=[c[1] for c in COMMUNES.values()])[0]
-            village = rng.choice(COMMUNES[commune][2])
+            commune = rng.choices(list(self.communes),
+                                  weights=[c[1] for c in self.communes.values()])[0]
+            village = rng.choice(self.communes[commune][2])
             group = rng.choices(list(GROUPS), weights=[g[0] for g in GROUPS.values()])[0]
             household = f"H{n_house:05d}"
             head_year = self.today.year - rng.randint(22, 75)

@@ -14,7 +14,7 @@ from pathlib import Path
 from openpyxl import Workbook
 
 from etl.synth.noise import birth_text, mutate_digit, name_variant, strip_marks
-from etl.synth.population import COMMUNES, Resident
+from etl.synth.population import Resident, place
 from etl.text.legacy import unicode_to_tcvn3
 
 ETHNIC_NAMES = {"08": "Mông", "03": "Thái", "01": "Kinh", "09": "Dao", "06": "Mường",
@@ -22,13 +22,18 @@ ETHNIC_NAMES = {"08": "Mông", "03": "Thái", "01": "Kinh", "09": "Dao", "06": "
 Truth = list[tuple[str, str, str]]
 
 
+_DISTRICT_ABBREVIATIONS = {"Huyện": "H.", "Thị xã": "TX.", "Thành phố": "TP.", "Quận": "Q."}
+
+
 def _address(rng: random.Random, r: Resident) -> str:
-    commune = COMMUNES[r.commune][0]
-    kind = "Thị trấn" if r.commune == "14845" else "Xã"
+    p = place(r.commune)
+    kind, district = p.type, p.district_type
     return rng.choice([
-        f"{r.village}, {kind.lower()} {commune}, huyện Mường Lát, tỉnh Thanh Hóa",
-        f"{r.village} - {kind[0]}. {commune} - H. Mường Lát",
-        f"{r.village}, {kind} {commune}, Mường Lát, Thanh Hóa",
+        f"{r.village}, {kind.lower()} {p.name}, {district.lower()} {p.district}, "
+        f"tỉnh {p.province}",
+        f"{r.village} - {kind[0]}. {p.name} - {_DISTRICT_ABBREVIATIONS.get(district, '')} "
+        f"{p.district}",
+        f"{r.village}, {kind} {p.name}, {p.district}, {p.province}",
     ])
 
 
@@ -53,13 +58,28 @@ def _registry_row(rng: random.Random, r: Resident, n: int, *, duplicate: bool) -
             r.relation, r.phone or ""]
 
 
-def write_registry(out: Path, residents: list[Resident], rng: random.Random) -> tuple[dict, Truth]:
-    """One extract per commune: most as UTF-8 CSV with BOM, one with ';', one as XLSX."""
+def write_registry(out: Path, residents: list[Resident], rng: random.Random, *,
+                   one_file: str | None = None) -> tuple[dict, Truth]:
+    """One extract per commune: most as UTF-8 CSV with BOM, one with ';', one as XLSX — or,
+    with ``one_file``, every commune's rows in that one CSV (a province's extract)."""
     by_commune: dict[str, list[Resident]] = {}
     for r in residents:
         if rng.random() < 0.97:  # a few residents are not (yet) in the registry
             by_commune.setdefault(r.commune, []).append(r)
     written, truth = {}, []
+    if one_file is not None:
+        path, n = out / one_file, 0
+        with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(REGISTRY_HEADERS)
+            for _, people in sorted(by_commune.items()):
+                for r in people:
+                    for duplicate in (False, True) if rng.random() < 0.02 else (False,):
+                        n += 1
+                        writer.writerow(_registry_row(rng, r, n, duplicate=duplicate))
+                        truth.append((path.name, f"row={n}", r.resident_id))
+        written[path.name] = n
+        return written, truth
     for i, (code, people) in enumerate(sorted(by_commune.items())):
         rows, ids = [], []
         for r in people:
@@ -70,13 +90,13 @@ def write_registry(out: Path, residents: list[Resident], rng: random.Random) -> 
                 ids.append(True)
         order = list(range(len(rows)))
         rng.shuffle(order)
-        slug = COMMUNES[code][0].replace(" ", "_")
+        slug = place(code).name.replace(" ", "_")
         data = [_registry_row(rng, rows[j], n, duplicate=ids[j]) for n, j in enumerate(order, 1)]
         if i % 4 == 2:
             path = out / f"registry_{code}_{slug}.xlsx"
             wb = Workbook(write_only=True)
             ws = wb.create_sheet("Danh sach")
-            ws.append([f"DANH SÁCH CÔNG DÂN XÃ {COMMUNES[code][0].upper()}"])
+            ws.append([f"DANH SÁCH CÔNG DÂN XÃ {place(code).name.upper()}"])
             ws.append([])
             ws.append(REGISTRY_HEADERS)
             for row in data:
@@ -184,7 +204,7 @@ def write_school(out: Path, residents: list[Resident], rng: random.Random) -> tu
             grade = age - 5
             pupils.setdefault(r.commune, {}).setdefault(f"{grade}A", []).append(r)
     for code, classes in sorted(pupils.items()):
-        commune = COMMUNES[code][0]
+        commune = place(code).name
         legacy = code == TCVN3_SCHOOL
         enc = unicode_to_tcvn3 if legacy else (lambda s: s)
         wb = Workbook()
@@ -245,7 +265,7 @@ def write_immunization(out: Path, residents: list[Resident],
             rows.append((r, [name, f"{r.birth.day:02d}/{r.birth.month:02d}/{r.birth.year}",
                              "Nam" if r.sex == "M" else "Nữ", mother, _address(rng, r), vaccine,
                              dose, given.strftime("%d/%m/%Y"),
-                             f"Trạm Y tế xã {COMMUNES[r.commune][0]}"]))
+                             f"Trạm Y tế xã {place(r.commune).name}"]))
     rng.shuffle(rows)
     with open(path, "w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)

@@ -111,3 +111,48 @@ def test_one_id_number_on_two_peoples_records_is_a_question(db, tmp_path):
     assert p["bhxh.csv:row=1"] != p["bhxh.csv:row=2"]
     assert frozenset(("bhxh.csv:row=1", "bhxh.csv:row=2")) in _review_pairs(db) or \
         frozenset(("bhxh.csv:row=1", "registry_muong_lat.csv:row=1")) in _review_pairs(db)
+
+
+def test_a_cluster_never_holds_two_rows_of_one_list_unless_they_were_linked_directly():
+    """An insured list names each person once: its rows A and B joined through a registry
+    record are two people made one. Two registry rows linked to each other are a duplicate
+    registration — that link may join them."""
+    from etl.match.clusters import Clusters
+
+    frame = pd.DataFrame({
+        "birth_year": [1980.0] * 5, "birth_month": [np.nan] * 5, "birth_day": [np.nan] * 5,
+        "personal_id": [None] * 5, "personal_id_status": [None] * 5, "person_id": [None] * 5,
+        "sex_any": ["M"] * 5, "given_key": ["hung"] * 5, "mother_key": [None] * 5,
+        "head_other": [None] * 5})
+    # rows: 0 insured A, 1 insured B (list 7), 2 registry R, 3 registry R' (list 3), 4 clinic
+    clusters = Clusters(frame, lists=np.array([7, 7, 3, 3, -1]))
+    assert clusters.union(0, 2, fuzzy=True)        # A – R
+    assert clusters.union(2, 4, fuzzy=True)        # R – clinic
+    assert not clusters.union(4, 1, fuzzy=True)    # clinic – B would hold A and B
+    assert clusters.union(3, 1, fuzzy=True)        # R' – B: a cluster of its own
+    assert not clusters.union(3, 0, fuzzy=True)    # R' – A: A and B, R and R' at once
+    assert not clusters.union(2, 3, fuzzy=True)    # R – R' directly, but A and B would meet
+    assert clusters.find(0) != clusters.find(1)
+    other = Clusters(frame, lists=np.array([7, 7, 3, 3, -1]))
+    assert other.union(0, 2, fuzzy=True) and other.union(2, 3, fuzzy=True)  # R – R' direct
+    assert other.union(1, 1, fuzzy=True) and not other.union(1, 3, fuzzy=True)
+    assert other.union(0, 1, fuzzy=False) is True  # identifiers are not fuzzy evidence
+
+
+def test_twins_stay_apart_when_a_record_without_their_mother_resembles_both():
+    """Twins "Phạm Hiền" and "Phạm Diên" of one mother, born the same day: a clinic record
+    "Pham Thi Hien" naming no mother links to either on its own evidence; the cluster refuses
+    to hold both children of that mother under given names they never share."""
+    from etl.match.clusters import Clusters
+
+    frame = pd.DataFrame({
+        "birth_year": [2020.0] * 4, "birth_month": [12.0] * 4, "birth_day": [10.0] * 4,
+        "personal_id": [None] * 4, "personal_id_status": [None] * 4, "person_id": [None] * 4,
+        "sex_any": ["F"] * 4, "given_key": ["hien", "dien", "hien", "hien"],
+        "mother_key": ["lu thi hien", "lu thi hien", None, "lu thi hien"],
+        "head_other": [None] * 4})
+    clusters = Clusters(frame)
+    assert clusters.union(0, 2, fuzzy=True)      # Hiền (mother) – "Pham Thi Hien"
+    assert not clusters.union(2, 1, fuzzy=True)  # – Diên (same mother): two children
+    assert clusters.union(3, 0, fuzzy=True)      # Hiền again, same mother: one child
+    assert clusters.find(1) != clusters.find(0)
