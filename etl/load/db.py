@@ -60,6 +60,8 @@ def connect(url: str | None = None) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA cache_size=-262144")
+            cur.execute("PRAGMA temp_store=MEMORY")
             cur.close()
     return engine
 
