@@ -50,13 +50,12 @@ def _executemany_plain(conn: Connection, stmt: sa.Insert, table: sa.Table, colum
         return False
     convert = [table.c[c].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
                for c in order]
-    if any(convert):
-        params = [tuple(v if f is None else f(v)
-                        for f, v in zip(convert, (r[c] for c in order), strict=True))
-                  for r in rows]
-    else:
-        params = [tuple(r[c] for c in order) for r in rows]
-    conn.exec_driver_sql(str(compiled), params)
+    # Column by column: one comprehension per column and a zip, not a generator per row.
+    values = [[r[c] for r in rows] for c in order]
+    for k, f in enumerate(convert):
+        if f is not None:
+            values[k] = [f(v) for v in values[k]]
+    conn.exec_driver_sql(str(compiled), list(zip(*values, strict=True)))
     return True
 
 
