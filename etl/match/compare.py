@@ -383,7 +383,11 @@ def compare(left: Columns, right: Columns) -> pd.DataFrame:
         COMMUNE.name: commune,
         ADDRESS.name: address,
         LOCALITY.name: locality_level(left, lc["locality"], rc["locality"], commune),
-        HOUSEHOLD.name: fuzzy_equal_level(left, lc["head_other"], rc["head_other"]),
+        # A household head's name says "one household" only within one commune: across a
+        # province, "lo van bun" heads a household in many communes.
+        HOUSEHOLD.name: np.where(commune == COMMUNE.code("different"), 0,
+                                 fuzzy_equal_level(left, lc["head_other"], rc["head_other"])
+                                 ).astype(np.int8),
         MOTHER.name: fuzzy_equal_level(left, lc["mother_key"], rc["mother_key"]),
         PHONE.name: equal_level(lc["phone"], rc["phone"]),
         "names_swapped": swapped,

@@ -322,9 +322,10 @@ def _link_certain(ctx: Context, ids: pd.DataFrame) -> None:
 
 
 def identity_clash(frame: pd.DataFrame, ids: pd.DataFrame) -> np.ndarray:
-    """Identifier pairs whose family names, given names and birth dates all disagree: one
-    number on two people's records (a mistyped ID number) — held for review rather than made
-    one person by the number alone."""
+    """Identifier pairs whose family and given names both disagree and whose birth dates do
+    not agree to the day (a mistyped digit or a day/month swap aside): one number on two
+    people's records (a mistyped ID number) — held for review rather than made one person by
+    the number alone."""
     if not len(ids):
         return np.zeros(0, dtype=bool)
     i, j = ids["i"].to_numpy(), ids["j"].to_numpy()
@@ -334,8 +335,7 @@ def identity_clash(frame: pd.DataFrame, ids: pd.DataFrame) -> np.ndarray:
     differ = ("different", "tone-differs")
     return (np.isin(lv[GIVEN.name].to_numpy(), GIVEN.codes(*differ))
             & np.isin(lv[FAMILY.name].to_numpy(), FAMILY.codes(*differ))
-            & np.isin(lv[BIRTH.name].to_numpy(), BIRTH.codes("far", "one-year",
-                                                             "same-year-other-day")))
+            & ~np.isin(lv[BIRTH.name].to_numpy(), BIRTH.codes("exact", "typo", "swapped")))
 
 
 def link_analysts(ctx: Context) -> None:

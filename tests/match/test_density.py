@@ -156,3 +156,30 @@ def test_twins_stay_apart_when_a_record_without_their_mother_resembles_both():
     assert not clusters.union(2, 1, fuzzy=True)  # – Diên (same mother): two children
     assert clusters.union(3, 0, fuzzy=True)      # Hiền again, same mother: one child
     assert clusters.find(1) != clusters.find(0)
+
+
+def test_a_household_heads_name_counts_only_within_one_commune():
+    """"Lò Văn Bun" heads a household in many communes of a province: the same head's name on
+    two records of two communes is a namesake, not one household."""
+    from etl.match.compare import columns, compare
+
+    frame = pd.DataFrame({"head_other": ["lo van bun"] * 3,
+                          "commune_code": ["14926", "16087", "14926"],
+                          "birth_year": [2007.0] * 3, "birth_month": [9.0] * 3,
+                          "birth_day": [27.0] * 3})
+    cols = columns(frame)
+    levels = compare(cols.take(np.array([0, 0])), cols.take(np.array([1, 2])))
+    assert [HOUSEHOLD.levels[k].name for k in levels["household"]] == ["missing", "exact"]
+
+
+def test_an_id_number_on_two_names_with_a_year_only_birth_is_a_question(db, tmp_path):
+    registry = write(tmp_path / "registry_muong_lat.csv", REGISTRY, [
+        ["038168004321", "Vũ Thị Lan", "16/03/1968", "Nữ", "Kinh",
+         "Khu 2, thị trấn Mường Lát", "Ngô Minh Hùng", "Vợ"]])
+    insured = write(tmp_path / "bhxh.csv", INSURED, [
+        [1, "Lý Thị Dua", "3812345670", "1968", "Nữ", "038168004321",
+         "Bản Xa Lung, xã Trung Lý"]])
+    run([registry, insured], db)
+    p = persons(db)
+    assert p["registry_muong_lat.csv:row=1"] != p["bhxh.csv:row=1"]
+    assert _review_pairs(db) == {frozenset(("registry_muong_lat.csv:row=1", "bhxh.csv:row=1"))}
