@@ -214,13 +214,15 @@ def _mapped(cols: Columns, codes: np.ndarray, fn) -> np.ndarray:  # type: ignore
     return np.asarray(pd.factorize(pd.Series(values, dtype=object))[0])[inverse]
 
 
-def fuzzy_equal_level(cols: Columns, av: np.ndarray, bv: np.ndarray) -> np.ndarray:
+def fuzzy_equal_level(cols: Columns, av: np.ndarray, bv: np.ndarray,
+                      where: np.ndarray | None = None) -> np.ndarray:
     """For household heads and mothers: equal where the two folded names are one name — alike
     when read aloud (:func:`phonetic`), or one keystroke apart with the given names (the last
     syllable) sounding alike. Not Jaro-Winkler: among a clan's heads "giang a su" and "giang
     van mua" share a long prefix and score 0.92, so every head of one clan would pass for one
-    (a commune of 25,000 linked its namesakes through it)."""
-    present = _present(av, bv)
+    (a commune of 25,000 linked its namesakes through it). Only ``where`` given (else
+    "missing")."""
+    present = _present(av, bv) if where is None else _present(av, bv) & where
     out = np.zeros(len(av), dtype=np.int8)
     out[present] = HOUSEHOLD.code("different")
     idx = np.flatnonzero(present & (av != bv))
@@ -259,7 +261,7 @@ def address_level(cols: Columns, av: np.ndarray, bv: np.ndarray, commune: np.nda
 
 # Folded administrative unit words and their abbreviations (xã, huyện, tỉnh, thị trấn, …).
 _UNIT_WORDS = frozenset("xa x h huyen tinh t tp tx tt thi tran phuong p quan q thanh pho "
-                        "tinh viet nam vn".split())
+                        "viet nam vn".split())
 
 
 @functools.cache
@@ -385,9 +387,8 @@ def compare(left: Columns, right: Columns) -> pd.DataFrame:
         LOCALITY.name: locality_level(left, lc["locality"], rc["locality"], commune),
         # A household head's name says "one household" only within one commune: across a
         # province, "lo van bun" heads a household in many communes.
-        HOUSEHOLD.name: np.where(commune == COMMUNE.code("different"), 0,
-                                 fuzzy_equal_level(left, lc["head_other"], rc["head_other"])
-                                 ).astype(np.int8),
+        HOUSEHOLD.name: fuzzy_equal_level(left, lc["head_other"], rc["head_other"],
+                                          where=commune != COMMUNE.code("different")),
         MOTHER.name: fuzzy_equal_level(left, lc["mother_key"], rc["mother_key"]),
         PHONE.name: equal_level(lc["phone"], rc["phone"]),
         "names_swapped": swapped,

@@ -82,11 +82,17 @@ def _codes(frame: pd.DataFrame, column: str) -> np.ndarray:
     return pd.factorize(frame[column], use_na_sentinel=True)[0]
 
 
+def list_codes(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's list of people as an integer: its file where the file's kind names each
+    person once, -1 elsewhere."""
+    once = frame["source_kind"].isin(list(one_row_per_person())).to_numpy()
+    return np.where(once, _codes(frame, "file_key"), -1)
+
+
 def same_list(frame: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Both rows of one file that lists each person once."""
-    once = frame["source_kind"].isin(list(one_row_per_person())).to_numpy()
-    file = _codes(frame, "file_key")
-    return once[i] & (file[i] == file[j]) & (file[i] >= 0)
+    lists = list_codes(frame)
+    return (lists[i] >= 0) & (lists[i] == lists[j])
 
 
 def same_home(frame: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarray:

@@ -40,7 +40,7 @@ from etl.match.decide import (
     Thresholds,
     decide,
     fit_calibration,
-    one_row_per_person,
+    list_codes,
 )
 from etl.match.declare import BIRTH, FAMILY, GIVEN
 from etl.match.model import Model, estimate
@@ -285,9 +285,7 @@ def build_context(batch: pd.DataFrame, master: pd.DataFrame,
     # review queue must not change what the next full relink links.
     every = ids if is_new.all() else identifier_pairs(frame, np.ones(len(frame), dtype=bool))
     model = estimate(frame, every[["i", "j"]])
-    once = frame["source_kind"].isin(list(one_row_per_person())).to_numpy()
-    lists = np.where(once, pd.factorize(frame["file_key"], use_na_sentinel=True)[0], -1)
-    clusters = Clusters(frame, decided[~decided["same"].astype(bool)], lists)
+    clusters = Clusters(frame, decided[~decided["same"].astype(bool)], list_codes(frame))
     ctx = Context(frame, clusters, model, np.array([""] * len(frame), dtype=object),
                   np.full(len(frame), np.nan), stats, decided)
     _link_certain(ctx, ids)
