@@ -43,3 +43,22 @@ def test_the_province_registry_is_one_csv_whose_rows_land_in_their_communes(db, 
     assert rejected <= 0.005 * summary.read  # the generator's impossible dates
     right = sum(commune_of[truth[loc]] == code for loc, code in loaded)
     assert right >= 0.99 * len(loaded), (right, len(loaded))
+
+
+def test_samples_command_writes_a_province_and_refuses_an_unknown_one(hssk, tmp_path):
+    result = hssk("samples", "-o", tmp_path / "p", "--people", "200", "--seed", "3",
+                  "--kind", "registry", "--province", "38")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "p").glob("*.csv")) == ["registry_38.csv"]
+    with open(tmp_path / "p" / "registry_38.csv", encoding="utf-8-sig") as fh:
+        rows = list(csv.reader(fh))
+    assert len(rows) - 1 == written_rows(tmp_path / "p")
+    bad = hssk("samples", "-o", tmp_path / "q", "--province", "99")
+    assert bad.exit_code == 2
+    assert "'99' is not a GSO province code" in bad.output
+    assert not (tmp_path / "q").exists()
+
+
+def written_rows(folder) -> int:
+    with open(folder / "_truth" / "ground_truth.csv", encoding="utf-8") as fh:
+        return sum(1 for _ in fh) - 1
