@@ -29,7 +29,7 @@ from etl.load.master import empty_master, read_master
 from etl.match import match_stage
 from etl.match.decide import LINK_THRESHOLD, REVIEW_THRESHOLD, Thresholds
 from etl.match.engine import batch_frame, match_records, with_matches
-from etl.stage import StageData, read_stage, records_as_dicts, write_stage
+from etl.stage import StageData, key_in, read_stage, records_as_dicts, write_stage
 from etl.stage import value as _value
 from etl.summary import FileCounts, LoadCounts, RunSummary, reject_counts
 from etl.text import fold
@@ -252,7 +252,7 @@ class _Run:
         result, review, meta = self.matched
         k, self.loaded = self.loaded, self.loaded + 1
         keys = set(cleaned.records["record_key"])
-        touching = (review["record_key_a"].isin(keys) | review["record_key_b"].isin(keys)
+        touching = (key_in(review["record_key_a"], keys) | key_in(review["record_key_b"], keys)
                     ).to_numpy() if len(review) else np.zeros(0, dtype=bool)
         mine = review[touching].assign(_write=(self.review_chunk[touching] == k).to_numpy())
         matched = with_matches(cleaned, result, mine, meta)

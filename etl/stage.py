@@ -8,7 +8,7 @@ leaves something to inspect and a stage can refuse a folder written for another 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,6 +166,13 @@ def as_objects(df: pd.DataFrame) -> pd.DataFrame:
     """The frame with object columns whose missing cells are ``None`` (see :func:`value`)."""
     out = df.astype(object)
     return out.where(df.notna(), None)
+
+
+def key_in(series: pd.Series, keys: Collection[object]) -> pd.Series:
+    """``series.isin(keys)`` for columns of record keys. pandas' string dtype turns every key
+    into an Arrow scalar first — seconds per chunk with tens of thousands of keys — where
+    object values are simply hashed."""
+    return series.astype(object).isin(keys)
 
 
 def map_distinct(series: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:

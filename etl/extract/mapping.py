@@ -22,7 +22,14 @@ _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 def header_key(text: object) -> str:
     """Fold a header for comparison: "Họ, chữ đệm và tên" → "hochudemvaten"."""
-    return re.sub(r"[^a-z0-9]", "", fold(str(text))) if text is not None else ""
+    return _header_key(str(text)) if text is not None else ""
+
+
+@functools.lru_cache(maxsize=65536)
+def _header_key(text: str) -> str:
+    # The header search tries every band of a sheet's first rows against every mapping: the
+    # same few hundred cells are folded tens of thousands of times per run.
+    return re.sub(r"[^a-z0-9]", "", fold(text))
 
 
 @dataclass(frozen=True)

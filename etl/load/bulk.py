@@ -2,74 +2,100 @@
 
 PostgreSQL: COPY (psycopg 3) into a temporary staging table, then one INSERT … SELECT … ON
 CONFLICT. SQLite: one executemany of INSERT … ON CONFLICT inside the caller's transaction.
+Rows come as a list of dictionaries or, from the large writes, as columns (name → list of
+values, see :mod:`etl.load.columns`): no dictionary per row is built for those.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from etl.load.columns import Columns, column_rows
+
 _staging_counter = itertools.count()
+Rows = Sequence[dict[str, object]] | Mapping[str, Sequence[object]]
 
 
-def bulk_upsert(conn: Connection, table: sa.Table, rows: Sequence[dict[str, object]],
-                conflict: Sequence[str], update: Sequence[str] = ()) -> int:
-    """Insert ``rows``; on a ``conflict`` key update ``update`` columns (or do nothing)."""
+def _as_columns(rows: Rows) -> Columns:
+    if isinstance(rows, Mapping):
+        return {c: list(v) for c, v in rows.items()}
     if not rows:
+        return {}
+    return {c: [r[c] for r in rows] for c in rows[0]}
+
+
+def _height(columns: Columns) -> int:
+    return len(next(iter(columns.values()))) if columns else 0
+
+
+def bulk_upsert(conn: Connection, table: sa.Table, rows: Rows, conflict: Sequence[str],
+                update: Sequence[str] = ()) -> int:
+    """Insert ``rows``; on a ``conflict`` key update ``update`` columns (or do nothing)."""
+    data = _as_columns(rows)
+    if not _height(data):
         return 0
-    columns = list(rows[0].keys())
     if conn.dialect.name == "postgresql":
-        return _pg_copy_upsert(conn, table, rows, columns, conflict, update)
+        return _pg_copy_upsert(conn, table, data, conflict, update)
     stmt = sqlite.insert(table) if conn.dialect.name == "sqlite" else postgresql.insert(table)
     if update:
         stmt = stmt.on_conflict_do_update(index_elements=list(conflict),
                                           set_={c: stmt.excluded[c] for c in update})
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
-    if not _executemany_plain(conn, stmt, table, columns, rows):
-        conn.execute(stmt, list(rows))
-    return len(rows)
+    if not _executemany_plain(conn, stmt, table, data):
+        conn.execute(stmt, column_rows(data))
+    return _height(data)
 
 
-def _executemany_plain(conn: Connection, stmt: sa.Insert, table: sa.Table, columns: list[str],
-                       rows: Sequence[dict[str, object]]) -> bool:
+def _executemany_plain(conn: Connection, stmt: sa.Insert, table: sa.Table,
+                       data: Columns) -> bool:
     """SQLite: the statement compiled once and handed to the driver's ``executemany`` with
-    plain tuples, each value through its column type's own conversion (what SQLAlchemy would
-    apply) — several times faster than SQLAlchemy's per-row parameter handling. ``False``
-    where the compiled parameters are not simply the columns: the caller takes the ordinary
-    path."""
+    plain tuples (see :func:`_driver_executemany`)."""
     if conn.dialect.name != "sqlite":
         return False
-    compiled = stmt.compile(dialect=conn.dialect, column_keys=columns)
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(data))
+    return _driver_executemany(conn, compiled, data, lambda name: table.c[name])
+
+
+def _driver_executemany(conn: Connection, compiled: sa.sql.compiler.Compiled, data: Columns,
+                        column_of: Callable[[str], sa.Column]) -> bool:
+    """SQLite: ``executemany`` of plain tuples, each value through its column type's own
+    conversion (what SQLAlchemy would apply) — several times faster than SQLAlchemy's per-row
+    parameter handling. ``False`` where the compiled parameters are not simply the columns:
+    the caller takes the ordinary path."""
     order = list(compiled.positiontup or [])
-    if sorted(order) != sorted(columns):
+    if conn.dialect.name != "sqlite" or sorted(order) != sorted(data):
         return False
-    convert = [table.c[c].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-               for c in order]
-    # Column by column: one comprehension per column and a zip, not a generator per row.
-    values = [[r[c] for r in rows] for c in order]
-    for k, f in enumerate(convert):
-        if f is not None:
-            values[k] = [f(v) for v in values[k]]
+    values = []
+    for name in order:
+        convert = column_of(name).type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        values.append(data[name] if convert is None else [convert(v) for v in data[name]])
     conn.exec_driver_sql(str(compiled), list(zip(*values, strict=True)))
     return True
 
 
-def _pg_copy_upsert(conn: Connection, table: sa.Table, rows: Sequence[dict[str, object]],
-                    columns: list[str], conflict: Sequence[str], update: Sequence[str]) -> int:
+def _pg_copy(conn: Connection, table: str, data: Columns) -> None:
+    """COPY the columns into ``table`` (psycopg 3, text format)."""
+    quoted = ", ".join(f'"{c}"' for c in data)
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur, cur.copy(f'COPY "{table}" ({quoted}) FROM STDIN') as copy:
+        for row in zip(*data.values(), strict=True):
+            copy.write_row(row)
+
+
+def _pg_copy_upsert(conn: Connection, table: sa.Table, data: Columns, conflict: Sequence[str],
+                    update: Sequence[str]) -> int:
     staging = f"_stage_{table.name}_{next(_staging_counter)}"
-    quoted = ", ".join(f'"{c}"' for c in columns)
+    quoted = ", ".join(f'"{c}"' for c in data)
     conn.exec_driver_sql(
         f'CREATE TEMP TABLE "{staging}" ON COMMIT DROP AS '
         f'SELECT {quoted} FROM "{table.name}" WITH NO DATA')
-    raw = conn.connection.driver_connection
-    with raw.cursor() as cur, cur.copy(f'COPY "{staging}" ({quoted}) FROM STDIN') as copy:
-        for row in rows:
-            copy.write_row([row[c] for c in columns])
+    _pg_copy(conn, staging, data)
     target = ", ".join(f'"{c}"' for c in conflict)
     if update:
         sets = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in update)
@@ -80,34 +106,45 @@ def _pg_copy_upsert(conn: Connection, table: sa.Table, rows: Sequence[dict[str, 
         f'INSERT INTO "{table.name}" ({quoted}) SELECT {quoted} FROM "{staging}" '
         f"ON CONFLICT ({target}) {action}")
     conn.exec_driver_sql(f'DROP TABLE "{staging}"')
-    return len(rows)
+    return _height(data)
 
 
-def bulk_insert(conn: Connection, table: sa.Table, rows: Sequence[dict[str, object]]) -> int:
+def bulk_insert(conn: Connection, table: sa.Table, rows: Rows) -> int:
     """Plain insert of rows known to be new (COPY straight in on PostgreSQL)."""
-    if not rows:
+    data = _as_columns(rows)
+    if not _height(data):
         return 0
     if conn.dialect.name == "postgresql":
-        columns = list(rows[0].keys())
-        quoted = ", ".join(f'"{c}"' for c in columns)
-        raw = conn.connection.driver_connection
-        with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row([row[c] for c in columns])
-        return len(rows)
-    columns = list(rows[0].keys())
-    if not _executemany_plain(conn, table.insert(), table, columns, rows):
-        conn.execute(table.insert(), list(rows))
-    return len(rows)
+        _pg_copy(conn, table.name, data)
+    elif not _executemany_plain(conn, table.insert(), table, data):
+        conn.execute(table.insert(), column_rows(data))
+    return _height(data)
 
 
-def bulk_update(conn: Connection, table: sa.Table, key: str,
-                rows: Sequence[dict[str, object]]) -> int:
-    """Update rows by primary key ``key`` (executemany; rows share the same columns)."""
-    if not rows:
+def bulk_update(conn: Connection, table: sa.Table, key: str, rows: Rows) -> int:
+    """Update rows by primary key ``key`` (the rows share the same columns): on PostgreSQL a
+    COPY into a staging table and one UPDATE … FROM; on SQLite one executemany of plain
+    tuples."""
+    data = _as_columns(rows)
+    if not _height(data):
         return 0
-    columns = [c for c in rows[0] if c != key]
+    columns = [c for c in data if c != key]
+    if conn.dialect.name == "postgresql":
+        staging = f"_stage_{table.name}_{next(_staging_counter)}"
+        quoted = ", ".join(f'"{c}"' for c in data)
+        conn.exec_driver_sql(
+            f'CREATE TEMP TABLE "{staging}" ON COMMIT DROP AS '
+            f'SELECT {quoted} FROM "{table.name}" WITH NO DATA')
+        _pg_copy(conn, staging, data)
+        sets = ", ".join(f'"{c}" = s."{c}"' for c in columns)
+        conn.exec_driver_sql(f'UPDATE "{table.name}" AS t SET {sets} FROM "{staging}" AS s '
+                             f'WHERE t."{key}" = s."{key}"')
+        conn.exec_driver_sql(f'DROP TABLE "{staging}"')
+        return _height(data)
     stmt = (sa.update(table).where(table.c[key] == sa.bindparam("_key"))
             .values({c: sa.bindparam(c) for c in columns}))
-    conn.execute(stmt, [{**{c: r[c] for c in columns}, "_key": r[key]} for r in rows])
-    return len(rows)
+    renamed = {**{c: data[c] for c in columns}, "_key": data[key]}
+    if not _driver_executemany(conn, stmt.compile(dialect=conn.dialect), renamed,
+                               lambda name: table.c[key if name == "_key" else name]):
+        conn.execute(stmt, column_rows(renamed))
+    return _height(data)

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from etl.load import schema as s
 from etl.load.bulk import bulk_insert
-from etl.stage import records_as_dicts
+from etl.stage import key_in, records_as_dicts
 
 CHILD_TABLES = {"observations": s.observations, "conditions": s.conditions,
                 "lab_results": s.lab_results, "clinical_notes": s.clinical_notes,
@@ -51,11 +51,11 @@ def write_clinical(conn: Connection, tables: dict[str, pd.DataFrame],
             {"person_id": records[r["record_key"]][1],
              "source_record_id": records[r["record_key"]][0],
              **{c: _plain(r.get(c)) for c in columns}}
-            for r in records_as_dicts(doses[doses["record_key"].isin(records)])])
+            for r in records_as_dicts(doses[key_in(doses["record_key"], records)])])
     encounters = tables.get("encounters")
     if encounters is None or encounters.empty:
         return counts
-    wanted = encounters[encounters["record_key"].isin(records)]
+    wanted = encounters[key_in(encounters["record_key"], records)]
     rows = []
     for e in records_as_dicts(wanted):
         rid, person = records[e["record_key"]]
@@ -78,7 +78,7 @@ def write_clinical(conn: Connection, tables: dict[str, pd.DataFrame],
             continue
         columns = [c.name for c in table.columns if c.name not in ("id", "encounter_id",
                                                                      "person_id")]
-        wanted = df[df["record_key"].isin(records)]
+        wanted = df[key_in(df["record_key"], records)]
         rows = _column_rows(wanted, columns)
         for row, key, enc in zip(rows, wanted["record_key"], wanted["encounter_key"],
                                  strict=True):

@@ -24,6 +24,7 @@ from etl.kinds import priorities
 from etl.load import schema as s
 from etl.load.bulk import bulk_insert, bulk_update, bulk_upsert
 from etl.load.clinical import write_clinical
+from etl.load.columns import Columns, column_rows, int_values, json_objects, plain_columns
 from etl.load.db import require_current
 from etl.load.survivorship import GOLDEN_FIELDS, golden_values
 from etl.stage import StageData, as_objects, map_distinct, records_as_dicts
@@ -105,22 +106,22 @@ def load_stage(data: StageData, engine: Engine, *, command: str = "load",
         wanted = sorted(set(changed["person_id"]))
         known_persons = _known_persons(conn, wanted)
         new_persons = [p for p in wanted if p not in known_persons]
-        changed_dicts = records_as_dicts(changed)
-        person_values = [_record_person_values(r) for r in changed_dicts]
+        columns = plain_columns(changed)
+        person_values = _person_values(columns)
         # A new person's records are all in this batch: their golden record comes from memory;
         # only persons the database already had are recomputed from their stored records.
-        golden = _golden_of_new(changed_dicts, person_values, set(new_persons), batch_id)
+        golden = _golden_of_new(columns, person_values, set(new_persons), batch_id)
         bulk_insert(conn, s.persons, [{"person_id": p, "created_batch_id": batch_id,
                                        "updated_batch_id": batch_id, **golden[p]}
                                       for p in new_persons])
         step(2)
         _keep_versions(conn, replaced, batch_id)
-        _write_records(conn, changed_dicts, person_values, file_ids, batch_id)
+        _write_records(conn, columns, person_values, file_ids, batch_id)
         counts.persons_created = len(new_persons)
         counts.persons_updated = refresh_persons(
             conn, (set(wanted) | moved_from) - set(new_persons), batch_id)
         step(3)
-        counts.identifiers_added = _write_identifiers(conn, changed, batch_id)
+        counts.identifiers_added = _write_identifiers(conn, columns, batch_id)
         counts.clinical_rows = write_clinical(
             conn, data.tables, _record_ids(conn, changed),
             set(changed.loc[changed["_status"] == "updated", "record_key"]))
@@ -185,33 +186,28 @@ def _known_persons(conn: Connection, person_ids: list[str]) -> set[str]:
     return known
 
 
-def _write_records(conn: Connection, records: list[dict[str, object]],
-                   person_values: list[dict[str, object]], file_ids: dict[str, int],
-                   batch_id: int) -> None:
+def _write_records(conn: Connection, columns: Columns, person_values: Columns,
+                   file_ids: dict[str, int], batch_id: int) -> None:
     """Upsert the created and updated source records (current again, with their person values
-    stored for survivorship)."""
-    # Keys of repeated texts computed once per distinct text, not once per row.
-    addresses = map_distinct(pd.Series([r["permanent_address"] for r in records], dtype=object),
-                             address_key).tolist()
-    mothers = map_distinct(pd.Series([r["mother_name"] for r in records], dtype=object),
-                           name_key).tolist()
-    rows = [
-        {"record_key": r["record_key"], "source_kind": r["source_kind"],
-         "source_file_id": file_ids[r["file_sha256"]], "locator": r["locator"],
-         "record_hash": r["record_hash"], "person_id": r["person_id"],
-         "match_rule": r["match_rule"], "created_batch_id": batch_id,
-         "updated_batch_id": batch_id, "commune_code": _value(r["permanent_commune_code"]),
-         "commune_code_2025": _value(r["permanent_commune_code_2025"]),
-         "mother_key": mother, "address_key": address,
-         "raw": r["raw"], **{c: _value(r[c]) for c in RECORD_FIELDS},
-         **{c: _int(r[c]) for c in ("birth_year", "birth_month", "birth_day")},
-         "feed": _value(r["feed"]), "is_current": True, "superseded_batch_id": None,
-         "person_values": json.dumps(values, ensure_ascii=False)}
-        for r, values, address, mother in zip(records, person_values, addresses, mothers,
-                                              strict=True)
-    ]
-    update_cols = [c for c in (rows[0] if rows else {})
-                   if c not in ("record_key", "created_batch_id")]
+    stored for survivorship), column by column."""
+    n = len(columns["record_key"])
+    rows: Columns = {c: columns[c] for c in (
+        "record_key", "source_kind", "locator", "record_hash", "person_id", "match_rule", "raw",
+        "feed", *RECORD_FIELDS)}
+    rows.update(
+        source_file_id=[file_ids[sha] for sha in columns["file_sha256"]],
+        created_batch_id=[batch_id] * n, updated_batch_id=[batch_id] * n,
+        commune_code=columns["permanent_commune_code"],
+        commune_code_2025=columns["permanent_commune_code_2025"],
+        # Keys of repeated texts computed once per distinct text, not once per row.
+        mother_key=map_distinct(pd.Series(columns["mother_name"], dtype=object),
+                                name_key).tolist(),
+        address_key=map_distinct(pd.Series(columns["permanent_address"], dtype=object),
+                                 address_key).tolist(),
+        is_current=[True] * n, superseded_batch_id=[None] * n,
+        person_values=json_objects(person_values),
+        **{c: int_values(columns[c]) for c in ("birth_year", "birth_month", "birth_day")})
+    update_cols = [c for c in rows if c not in ("record_key", "created_batch_id")]
     bulk_upsert(conn, s.source_records, rows, ["record_key"], update_cols)
 
 
@@ -256,23 +252,22 @@ def _file_counts(data: StageData, rec: pd.DataFrame, new_persons: set[str],
     return out
 
 
-def _golden_of_new(records: list[dict[str, object]], values: list[dict[str, object]],
-                   new_persons: set[str], batch_id: int) -> dict[str, dict[str, object]]:
+def _golden_of_new(columns: Columns, values: Columns, new_persons: set[str],
+                   batch_id: int) -> dict[str, dict[str, object]]:
     """Golden records of the persons this batch creates, from their records in memory (the
     same survivorship rules :func:`refresh_persons` applies to stored records)."""
     frame = pd.DataFrame(
-        [{"person_id": r["person_id"], "source_kind": r["source_kind"],
-          "record_key": r["record_key"], "updated_batch_id": batch_id, **v}
-         for r, v in zip(records, values, strict=True) if r["person_id"] in new_persons],
-        columns=["person_id", "source_kind", "record_key", "updated_batch_id", *PERSON_FIELDS],
+        {"person_id": columns["person_id"], "source_kind": columns["source_kind"],
+         "record_key": columns["record_key"],
+         "updated_batch_id": [batch_id] * len(columns["person_id"]), **values},
         dtype=object)  # ints stay ints where a column also holds None
-    return golden_values(frame, priorities())
+    return golden_values(frame[frame["person_id"].isin(new_persons)], priorities())
 
 
-def _record_person_values(r: dict[str, object]) -> dict[str, object]:
-    """The person fields one clean record gives (stored with it, for survivorship)."""
-    values = {f: _value(r.get(c)) for f, c in PERSON_FIELDS.items()}
-    values.update({f: _int(values[f]) for f in ("birth_year", "birth_month", "birth_day")})
+def _person_values(columns: Columns) -> Columns:
+    """The person fields the clean records give (stored with each, for survivorship)."""
+    values = {f: columns[c] for f, c in PERSON_FIELDS.items()}
+    values.update({f: int_values(values[f]) for f in ("birth_year", "birth_month", "birth_day")})
     return values
 
 
@@ -320,7 +315,8 @@ def refresh_persons(conn: Connection, person_ids: set[str], batch_id: int) -> in
                               .where(p.person_id.in_(chunk))):
             before[r.person_id] = dict(r._mapping)
     frame = pd.DataFrame(rows, columns=["person_id", "source_kind", "record_key",
-                                        "updated_batch_id", *PERSON_FIELDS])
+                                        "updated_batch_id", *PERSON_FIELDS],
+                         dtype=object)  # a birth month stays 9, not 9.0, beside a None
     golden = golden_values(as_objects(frame), priorities())
     updates = []
     for person_id, values in sorted(golden.items()):
@@ -356,6 +352,11 @@ def retire_missing(engine: Engine, feed: str, seen_keys: set[str], *,
     return counts
 
 
+_IDENTIFIER_COLUMNS = ("person_id", "personal_id", "personal_id_status", "cmnd", "passport",
+                       "social_insurance_code", "insurance_cards", "facility_code",
+                       "facility_patient_id")
+
+
 def identifiers_of(r: dict[str, object]) -> list[tuple[str, str, str]]:
     """(kind, value, status) of every identifier a clean or loaded record carries. The person's
     identifiers are always derivable from its source records, so a relink can rebuild them."""
@@ -375,8 +376,9 @@ def identifiers_of(r: dict[str, object]) -> list[tuple[str, str, str]]:
     return found
 
 
-def _write_identifiers(conn: Connection, rec: pd.DataFrame, batch_id: int) -> int:
-    wanted = {(kind, value, row["person_id"], status) for row in records_as_dicts(rec)
+def _write_identifiers(conn: Connection, columns: Columns, batch_id: int) -> int:
+    carried = {c: columns[c] for c in _IDENTIFIER_COLUMNS if c in columns}
+    wanted = {(kind, value, row["person_id"], status) for row in column_rows(carried)
               for kind, value, status in identifiers_of(row)}
     return insert_identifiers(conn, wanted, batch_id)
 

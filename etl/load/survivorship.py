@@ -28,6 +28,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from etl.load.columns import plain_columns
+
 REGISTRY_FIRST = "registry-first"
 NEWEST = "newest"
 FINEST_BIRTH_DATE = "finest-birth-date"
@@ -74,10 +76,10 @@ def golden_values(records: pd.DataFrame, priority: dict[str, int]) -> dict[str, 
     # A person with one record takes its values: every rule would pick that record. Most persons
     # of a first load are such, and skipping the sorts keeps the load of a district fast.
     alone = ~records["person_id"].duplicated(keep=False)
+    single = plain_columns(records.loc[alone], ["person_id", *fields])
     out: dict[str, dict[str, object]] = {
-        person_id: dict(zip(fields, map(_plain, values), strict=True))
-        for person_id, *values in records.loc[alone, ["person_id", *fields]].itertuples(
-            index=False)}
+        person_id: dict(zip(fields, values, strict=True))
+        for person_id, *values in zip(*single.values(), strict=True)}
     records = records[~alone]
     frame = records.assign(
         _p=records["source_kind"].map(lambda k: priority.get(k, 50)),

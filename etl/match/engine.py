@@ -44,7 +44,7 @@ from etl.match.decide import (
 )
 from etl.match.declare import BIRTH, FAMILY, GIVEN
 from etl.match.model import Model, estimate
-from etl.stage import StageData, as_objects, map_distinct
+from etl.stage import StageData, as_objects, key_in, map_distinct
 from etl.text import fold
 from etl.text.keys import address_key, name_key
 from etl.transform.identifiers import implied_by_personal_id
@@ -242,8 +242,8 @@ def decision_pairs(frame: pd.DataFrame, decisions: pd.DataFrame | None) -> pd.Da
     if decisions is None or decisions.empty:
         return pd.DataFrame({"i": [], "j": [], "same": []})
     pos = pd.Series(np.arange(len(frame)), index=frame["record_key"].to_numpy())
-    d = decisions[decisions["record_key_a"].isin(pos.index)
-                  & decisions["record_key_b"].isin(pos.index)]
+    d = decisions[key_in(decisions["record_key_a"], pos.index)
+                  & key_in(decisions["record_key_b"], pos.index)]
     i = pos[d["record_key_a"].to_numpy()].to_numpy()
     j = pos[d["record_key_b"].to_numpy()].to_numpy()
     return pd.DataFrame({"i": np.minimum(i, j), "j": np.maximum(i, j),
@@ -268,8 +268,8 @@ def build_context(batch: pd.DataFrame, master: pd.DataFrame,
     """Put the new records beside the master index, estimate the model and link what
     identifiers and analysts' decisions link. Returns the context and the candidate pairs."""
     known = set(master["record_key"])
-    is_known = batch["record_key"].isin(known).to_numpy()
-    master = master[~master["record_key"].isin(batch["record_key"][~is_known])]
+    is_known = key_in(batch["record_key"], known).to_numpy()
+    master = master[~key_in(master["record_key"], set(batch["record_key"][~is_known]))]
     parts = [p for p in (master.assign(_new=False), batch[~is_known].assign(_new=True))
              if len(p)]
     frame = pd.concat(parts, ignore_index=True) if parts else batch.assign(_new=True)

@@ -12,7 +12,7 @@ import re
 
 import pandas as pd
 
-from etl.stage import REJECT_COLUMNS, StageData, as_objects, empty, map_distinct
+from etl.stage import REJECT_COLUMNS, StageData, as_objects, empty, key_in, map_distinct
 from etl.text import clean, fold
 from etl.transform import codes, identifiers, places
 from etl.transform.clinical import transform_tables
@@ -226,7 +226,7 @@ def _clean_stage(data: StageData, rec: pd.DataFrame, out: pd.DataFrame,
                         ignore_index=True) if reject_rows else data.rejects
     keep = clean_records.drop(index=rejected_pos).reset_index(drop=True)
     kept_keys = set(keep["record_key"])
-    tables = {name: df[df["record_key"].isin(kept_keys)].reset_index(drop=True)
+    tables = {name: df[key_in(df["record_key"], kept_keys)].reset_index(drop=True)
               for name, df in tables.items()}
     issues = pd.DataFrame(findings.rows, columns=ISSUE_COLUMNS) if findings.rows \
         else empty(ISSUE_COLUMNS)

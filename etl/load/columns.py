@@ -1,0 +1,54 @@
+"""The rows a load writes, built column by column.
+
+A district's first load writes tens of thousands of source records and a province's a million;
+building a dictionary and a JSON document per row in Python was most of the load's time. Here
+every column is converted once (a list of plain Python values) and each distinct value is
+encoded once — names, communes, addresses and dates repeat a great deal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+Columns = dict[str, list[object]]
+
+
+def plain_columns(df: pd.DataFrame, names: Iterable[str] | None = None) -> Columns:
+    """Each column of ``df`` (or ``names``) as a list of plain Python values, ``None`` where a
+    cell is missing (NaN, ``pd.NA``, ``NaT``) — what the database drivers expect."""
+    out: Columns = {}
+    for name in (df.columns if names is None else names):
+        column = df[name]
+        out[name] = column.astype(object).where(column.notna(), None).tolist()
+    return out
+
+
+def int_values(values: Sequence[object]) -> list[object]:
+    """Whole numbers as ``int`` (a year read as 1996.0 is stored as 1996), ``None`` kept."""
+    return [None if v is None else int(v) for v in values]  # type: ignore[call-overload]
+
+
+def column_rows(columns: Mapping[str, Sequence[object]]) -> list[dict[str, object]]:
+    """The rows of ``columns`` as dictionaries (for the few paths that need them)."""
+    names = list(columns)
+    return [dict(zip(names, row, strict=True))
+            for row in zip(*(columns[n] for n in names), strict=True)]
+
+
+def json_objects(columns: Mapping[str, Sequence[object]]) -> list[str]:
+    """One compact JSON object per row, keys in column order, missing values left out (read
+    back with ``dict.get`` they are ``None``, as before). Values must be JSON-serialisable
+    plain values; each distinct value of a column is encoded once."""
+    pieces = []
+    for name, values in columns.items():
+        codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+        head = json.dumps(name, ensure_ascii=False) + ":"
+        encoded = np.array([head + json.dumps(u, ensure_ascii=False) for u in uniques] + [None],
+                           dtype=object)
+        pieces.append(encoded[codes].tolist())  # code −1 (missing) takes the trailing None
+    return ["{" + ",".join([p for p in row if p is not None]) + "}"
+            for row in zip(*pieces, strict=True)]
