@@ -148,3 +148,14 @@ def bulk_update(conn: Connection, table: sa.Table, key: str, rows: Rows) -> int:
                                lambda name: table.c[key if name == "_key" else name]):
         conn.execute(stmt, column_rows(renamed))
     return _height(data)
+
+
+def in_values(conn: Connection, column: sa.ColumnElement, values: Sequence[object]
+              ) -> sa.ColumnElement[bool]:
+    """``column IN values`` for thousands of keys: on PostgreSQL one array parameter
+    (``= ANY(:values)``) — an expanded IN of 5,000 literals is a new statement text each time,
+    parsed again by the driver and the server; elsewhere the ordinary IN."""
+    if conn.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(values),
+                                              type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from etl.load import schema as s
-from etl.load.bulk import bulk_insert
+from etl.load.bulk import bulk_insert, in_values
 from etl.stage import key_in, records_as_dicts
 
 CHILD_TABLES = {"observations": s.observations, "conditions": s.conditions,
@@ -71,7 +71,7 @@ def write_clinical(conn: Connection, tables: dict[str, pd.DataFrame],
         chunk = keys[start:start + 5000]
         encounter_id.update(conn.execute(
             sa.select(s.encounters.c.encounter_key, s.encounters.c.id)
-            .where(s.encounters.c.encounter_key.in_(chunk))).all())
+            .where(in_values(conn, s.encounters.c.encounter_key, chunk))).all())
     for name, table in CHILD_TABLES.items():
         df = tables.get(name)
         if df is None or df.empty:

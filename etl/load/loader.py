@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from etl import __version__
 from etl.kinds import priorities
 from etl.load import schema as s
-from etl.load.bulk import bulk_insert, bulk_update, bulk_upsert
+from etl.load.bulk import bulk_insert, bulk_update, bulk_upsert, in_values
 from etl.load.clinical import write_clinical
 from etl.load.columns import Columns, column_rows, int_values, json_objects, plain_columns
 from etl.load.db import require_current
@@ -157,7 +157,7 @@ def _record_status(conn: Connection, rec: pd.DataFrame) -> tuple[list[str], set[
     for chunk in _chunks(rec["record_key"].tolist()):
         for rid, key, rhash, person, current in conn.execute(
                 sa.select(sr.id, sr.record_key, sr.record_hash, sr.person_id, sr.is_current)
-                .where(sr.record_key.in_(chunk))):
+                .where(in_values(conn, sr.record_key, chunk))):
             existing[key] = (rid, rhash, person, bool(current))
     status, replaced, moved_from = [], [], set()
     for key, rhash, person in zip(rec["record_key"], rec["record_hash"], rec["person_id"],
@@ -182,7 +182,7 @@ def _known_persons(conn: Connection, person_ids: list[str]) -> set[str]:
     known: set[str] = set()
     for chunk in _chunks(person_ids):
         known.update(conn.execute(sa.select(s.persons.c.person_id)
-                                  .where(s.persons.c.person_id.in_(chunk))).scalars())
+                                  .where(in_values(conn, s.persons.c.person_id, chunk))).scalars())
     return known
 
 
@@ -217,7 +217,8 @@ def _record_ids(conn: Connection, changed: pd.DataFrame) -> dict[str, tuple[int,
     loaded: dict[str, tuple[int, str]] = {}
     for chunk in _chunks(changed["record_key"].tolist()):
         loaded.update({k: (rid, person) for rid, k, person in conn.execute(
-            sa.select(sr.id, sr.record_key, sr.person_id).where(sr.record_key.in_(chunk)))})
+            sa.select(sr.id, sr.record_key, sr.person_id)
+            .where(in_values(conn, sr.record_key, chunk)))})
     return loaded
 
 
@@ -281,7 +282,7 @@ def _keep_versions(conn: Connection, keys: list[str], batch_id: int) -> None:
              "replaced_batch_id"],
             sa.select(sr.id, sr.record_hash, sr.raw, sr.source_file_id, sr.locator,
                       sr.updated_batch_id, sa.literal(batch_id, sa.Integer))
-            .where(sr.record_key.in_(chunk))))
+            .where(in_values(conn, sr.record_key, chunk))))
 
 
 # source_records columns standing in for person values of records loaded before 0003
@@ -297,22 +298,18 @@ def refresh_persons(conn: Connection, person_ids: set[str], batch_id: int) -> in
     if not person_ids:
         return 0
     sr, p = s.source_records.c, s.persons.c
-    rows: list[dict[str, object]] = []
+    rows: list[tuple[object, ...]] = []
     before: dict[str, dict[str, object]] = {}
     for chunk in _chunks(sorted(person_ids)):
-        for r in conn.execute(
+        for person, kind, key, batch, stored, *legacy in conn.execute(
                 sa.select(sr.person_id, sr.source_kind, sr.record_key, sr.updated_batch_id,
-                          sr.person_values, *[sr[c] for c in set(_LEGACY_VALUES.values())])
-                .where(sr.person_id.in_(chunk), sr.is_current.is_(True))):
-            m = r._mapping
-            values = (json.loads(m["person_values"]) if m["person_values"] else
-                      {f: m[c] for f, c in _LEGACY_VALUES.items()})
-            rows.append({"person_id": m["person_id"], "source_kind": m["source_kind"],
-                         "record_key": m["record_key"],
-                         "updated_batch_id": m["updated_batch_id"],
-                         **{f: values.get(f) for f in PERSON_FIELDS}})
+                          sr.person_values, *[sr[c] for c in _LEGACY_VALUES.values()])
+                .where(in_values(conn, sr.person_id, chunk), sr.is_current.is_(True))):
+            values = (json.loads(stored) if stored else
+                      dict(zip(_LEGACY_VALUES, legacy, strict=True)))
+            rows.append((person, kind, key, batch, *[values.get(f) for f in PERSON_FIELDS]))
         for r in conn.execute(sa.select(p.person_id, *[p[f] for f in GOLDEN_FIELDS])
-                              .where(p.person_id.in_(chunk))):
+                              .where(in_values(conn, p.person_id, chunk))):
             before[r.person_id] = dict(r._mapping)
     frame = pd.DataFrame(rows, columns=["person_id", "source_kind", "record_key",
                                         "updated_batch_id", *PERSON_FIELDS],
@@ -395,7 +392,7 @@ def insert_identifiers(conn: Connection, wanted: set[tuple[str, str, str, str]],
         have.update(conn.execute(
             sa.select(s.person_identifiers.c.kind, s.person_identifiers.c.value,
                       s.person_identifiers.c.person_id)
-            .where(s.person_identifiers.c.person_id.in_(chunk))).all())
+            .where(in_values(conn, s.person_identifiers.c.person_id, chunk))).all())
     rows, seen = [], set()
     for kind, value, person, status in sorted(wanted):
         if (kind, value, person) in have or (kind, value, person) in seen:

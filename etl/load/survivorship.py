@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 from etl.load.columns import plain_columns
@@ -81,32 +82,40 @@ def golden_values(records: pd.DataFrame, priority: dict[str, int]) -> dict[str, 
         person_id: dict(zip(fields, values, strict=True))
         for person_id, *values in zip(*single.values(), strict=True)}
     records = records[~alone]
-    frame = records.assign(
-        _p=records["source_kind"].map(lambda k: priority.get(k, 50)),
-        _age=-records["updated_batch_id"].astype("int64"),
-        _rank=records["birth_date_precision"].map(lambda p: _PRECISION_RANK.get(p, 9)),
-    )
-    out.update({p: dict.fromkeys(GOLDEN_FIELDS) for p in frame["person_id"].unique()})
-    for rule, fields in RULES.values():
-        given = frame[list(fields)].notna().any(axis=1)
-        if rule == FINEST_BIRTH_DATE:
-            given &= frame["birth_year"].notna()
-        chosen = (frame[given].sort_values(["person_id", *_ORDER[rule]], kind="stable")
-                  .drop_duplicates("person_id", keep="first"))
-        for person_id, *values in chosen[["person_id", *fields]].itertuples(index=False):
-            out[person_id].update(zip(fields, map(_plain, values), strict=True))
+    if len(records):
+        out.update(_chosen(records, priority))
     for values in out.values():
         values["birth_date"] = _birth_date(values)
     return out
 
 
-def _plain(value: object) -> object:
-    """None for missing values, Python ints for the numpy ints pandas hands back."""
-    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
-        return None
-    if hasattr(value, "item"):
-        return value.item()  # type: ignore[union-attr]
-    return value
+def _chosen(records: pd.DataFrame, priority: dict[str, int]) -> dict[str, dict[str, object]]:
+    """Each rule's pick for persons with several records: one ``lexsort`` per ordering (not a
+    frame sort per rule), then the first row of each person among those giving the group."""
+    person, _ = pd.factorize(records["person_id"])
+    sort_keys = {
+        "_p": records["source_kind"].map(lambda k: priority.get(k, 50)).to_numpy(dtype="int64"),
+        "_age": -records["updated_batch_id"].to_numpy(dtype="int64"),
+        "_rank": records["birth_date_precision"].map(
+            lambda p: _PRECISION_RANK.get(p, 9)).to_numpy(dtype="int64"),
+        "record_key": pd.factorize(records["record_key"], sort=True)[0],
+    }
+    # np.lexsort sorts by its last key first: the person, then the rule's keys in order.
+    order = {rule: np.lexsort([sort_keys[k] for k in reversed(keys)] + [person])
+             for rule, keys in _ORDER.items()}
+    columns = plain_columns(records, [f for _, group in RULES.values() for f in group])
+    ids = records["person_id"].tolist()
+    out: dict[str, dict[str, object]] = {ids[i]: dict.fromkeys(GOLDEN_FIELDS)
+                                         for i in np.unique(person, return_index=True)[1]}
+    for rule, fields in RULES.values():
+        given = records[list(fields)].notna().any(axis=1).to_numpy().copy()
+        if rule == FINEST_BIRTH_DATE:
+            given &= records["birth_year"].notna().to_numpy()
+        rows = order[rule][given[order[rule]]]
+        first = rows[np.r_[True, person[rows][1:] != person[rows][:-1]]] if len(rows) else rows
+        for i in first.tolist():
+            out[ids[i]].update((f, columns[f][i]) for f in fields)
+    return out
 
 
 def _birth_date(values: dict[str, object]) -> dt.date | None:
