@@ -7,6 +7,7 @@ The same name arrives precomposed or decomposed, with the tone on either vowel o
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -36,6 +37,7 @@ def _split_tone(syllable_nfd: str) -> tuple[str, str | None]:
     return syllable_nfd.replace(tone, "", 1), tone
 
 
+@functools.lru_cache(maxsize=65536)  # a district's names and places share a few thousand words
 def _retone_syllable(word: str) -> str:
     """Move the tone from the second to the first vowel of a final oa/oe/uy (Hoà → Hòa)."""
     nfd = unicodedata.normalize("NFD", word)
@@ -64,15 +66,26 @@ def clean(text: str | None) -> str:
     """Canonical display form: NFC, one tone style, single spaces, soft hyphens removed."""
     if text is None:
         return ""
-    text = nfc(str(text)).replace("\u00ad", "")
-    return normalize_tone_style(squash_spaces(text))
+    return _clean(str(text))
+
+
+@functools.lru_cache(maxsize=131072)
+def _clean(text: str) -> str:
+    # Names, villages and communes repeat all through a province's files: each distinct text
+    # is cleaned once.
+    return normalize_tone_style(squash_spaces(nfc(text).replace("\u00ad", "")))
 
 
 def fold(text: str | None) -> str:
     """Match key: lower case, no diacritics, Đ → d, single spaces. "Giàng A Páo" → "giang a pao"."""
     if not text:
         return ""
-    decomposed = unicodedata.normalize("NFD", str(text).translate(_FOLD_EXTRA))
+    return _fold(str(text))
+
+
+@functools.lru_cache(maxsize=262144)
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFD", text.translate(_FOLD_EXTRA))
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return squash_spaces(stripped).lower()
 

@@ -851,6 +851,7 @@ _FIRST_UNIT = re.compile(r"(?:^|\s)(?:phường|phuong|xã|xa|thị trấn|thi t
                          r"(?:p|x|tt)\.|(?:p|x|tt)\s)")
 
 
+@functools.lru_cache(maxsize=131072)  # permanent and current address are mostly one text
 def address_tail(text: str) -> str:
     """The administrative end of an address, lower case NFC: the last four separated parts
     once the country and the street/house parts are dropped; for text without

@@ -17,7 +17,7 @@ from etl.text import clean, fold
 from etl.transform import codes, identifiers, places
 from etl.transform.clinical import transform_tables
 from etl.transform.dates import DateError, PartialDate, parse_date
-from etl.transform.names import looks_given_first, parse_name
+from etl.transform.names import PersonName, looks_given_first, parse_name
 from etl.transform.validate import ISSUE_COLUMNS, REJECT, Issue, severity
 
 CLEAN_COLUMNS = [
@@ -119,9 +119,13 @@ def _names(rec: pd.DataFrame, out: pd.DataFrame, findings: _Findings) -> None:
         sha for sha, group in rec.groupby("file_sha256", sort=False)["full_name"]
         if looks_given_first([v for v in group if v])
     }
-    names = pd.Series([parse_name(v, given_first=sha in reversed_files)
-                       for v, sha in zip(rec["full_name"], rec["file_sha256"], strict=True)],
-                      index=rec.index, dtype=object)
+    parsed: dict[tuple[object, bool], PersonName | None] = {}  # once per distinct name
+    names = []
+    for v, sha in zip(rec["full_name"], rec["file_sha256"], strict=True):
+        key = (v, sha in reversed_files)
+        if key not in parsed:
+            parsed[key] = parse_name(v, given_first=key[1])
+        names.append(parsed[key])
     for part in ("full", "family", "middle", "given"):
         values = [getattr(p, part) if p else None for p in names]
         out["full_name" if part == "full" else f"{part}_name"] = values
