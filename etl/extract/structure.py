@@ -38,8 +38,17 @@ _HEADING = re.compile(
 _NOT_A_NAME = re.compile(r"[\d:;()\[\]*•=+/\\]|^[-–]")
 
 
+_BLANKISH_LONGEST = max(map(len, BLANKISH))
+
+
 def is_blankish(text: str | None) -> bool:
-    return text is None or text.strip().lower() in BLANKISH
+    if text is None:
+        return True
+    # called for every mapped cell of every row: most cells are names and numbers, too long
+    # to be a placeholder once trimmed, and are let through without lower-casing them
+    if len(text) > _BLANKISH_LONGEST and not text[0].isspace() and not text[-1].isspace():
+        return False
+    return text.strip().lower() in BLANKISH
 
 
 def _column_numbers(texts: list[str]) -> bool:

@@ -103,7 +103,7 @@ class HeaderMatch:
 def cell_text(value: object) -> str | None:
     """A cell as text the way a person reads it; ``None`` for empty. Dates become ISO."""
     if type(value) is str:  # every cell of a CSV file: once per cell of a million rows
-        text = unicodedata.normalize("NFC", value).strip()
+        text = (value if value.isascii() else unicodedata.normalize("NFC", value)).strip()
         return text or None
     if value is None:
         return None
