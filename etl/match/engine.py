@@ -214,7 +214,8 @@ def candidate_pairs(frame: pd.DataFrame, is_new: np.ndarray) -> tuple[pd.DataFra
     no_commune = frame["commune_code"].isna().to_numpy()
     anchored = {"undated+name": frame["birth_year"].isna().to_numpy(),
                 "names any order": no_commune, "birth date": no_commune}
-    for name, keys in blocking_keys(frame).items():
+    keys_of = blocking_keys(frame)
+    for name, keys in keys_of.items():
         if name in anchored:
             pairs, skipped = _block_pairs(keys, is_new & anchored[name], MAX_BLOCK)
             pairs = pairs[is_new[pairs[:, 0]] | is_new[pairs[:, 1]]] if len(pairs) else pairs
@@ -223,7 +224,37 @@ def candidate_pairs(frame: pd.DataFrame, is_new: np.ndarray) -> tuple[pd.DataFra
         stats[name] = {"pairs": len(pairs), "oversized_blocks_skipped": skipped}
         all_pairs.append(pairs)
     pairs = _unique_pairs(np.concatenate(all_pairs), len(frame))
+    stats["unscored_pairs"] = unscored_pairs(frame, is_new, keys_of["birth date"])
     return pd.DataFrame(pairs, columns=["i", "j"]), stats
+
+
+def unscored_pairs(frame: pd.DataFrame, is_new: np.ndarray, date: pd.Series) -> list[int]:
+    """Per class of pair (across sources, within one list): pairs that share the full birth
+    date in two different communes — what the birth date alone blocked on before it was
+    scoped to the commune. They are not scored (millions at a province's size, nearly all two
+    people) but still counted in the prior's denominator, so the prior, and with it every
+    posterior, is what it was when they were scored. Blocks over :data:`MAX_BLOCK` are left
+    out, as blocking leaves them out; a pair needs a new record."""
+    dates = pd.factorize(date, use_na_sentinel=True)[0]
+    communes = pd.factorize(frame["commune_code"], use_na_sentinel=True)[0]
+    sizes = np.bincount(dates[dates >= 0]) if (dates >= 0).any() else np.zeros(0, np.int64)
+    keep = (dates >= 0) & (communes >= 0)
+    keep[keep] &= sizes[dates[keep]] <= MAX_BLOCK
+    rows = pd.DataFrame({"date": dates[keep], "commune": communes[keep],
+                         "list": list_codes(frame)[keep], "new": is_new[keep].astype(np.int64)})
+
+    def with_new(df: pd.DataFrame, by: list[str]) -> int:
+        grouped = df.groupby(by, sort=False)["new"]
+        n, old = grouped.size().to_numpy(), grouped.size().to_numpy() - grouped.sum().to_numpy()
+        return int((n * (n - 1) // 2 - old * (old - 1) // 2).sum())
+
+    if rows.empty:
+        return [0, 0]
+    across_communes = with_new(rows, ["date"]) - with_new(rows, ["date", "commune"])
+    listed = rows[rows["list"] >= 0]
+    one_list = (with_new(listed, ["date", "list"]) - with_new(listed, ["date", "commune", "list"])
+                if len(listed) else 0)
+    return [across_communes - one_list, one_list]
 
 
 def identifier_pairs(frame: pd.DataFrame, is_new: np.ndarray) -> pd.DataFrame:
@@ -291,6 +322,7 @@ def build_context(batch: pd.DataFrame, master: pd.DataFrame,
     # review queue must not change what the next full relink links.
     every = ids if is_new.all() else identifier_pairs(frame, np.ones(len(frame), dtype=bool))
     model = estimate(frame, every[["i", "j"]])
+    model.unscored_pairs = tuple(stats["unscored_pairs"])
     clusters = Clusters(frame, decided[~decided["same"].astype(bool)], list_codes(frame))
     ctx = Context(frame, clusters, model, np.array([""] * len(frame), dtype=object),
                   np.full(len(frame), np.nan), stats, decided)

@@ -61,6 +61,10 @@ class Model:
     # whose truth the data tells (see :func:`calibrate`); where the data tells none, the
     # calibration measured on a generated district (BENCHMARKS.md)
     calibration: tuple[float, float] | None = None
+    # Per class of pair: pairs the blocking counts but does not score (see
+    # etl.match.engine.unscored_pairs) — non-matches in the prior's denominator, so scoping a
+    # blocking key to spare millions of hopeless comparisons leaves the prior where it was.
+    unscored_pairs: tuple[int, ...] = (0, 0)
 
     def calibrated(self, posterior: np.ndarray | float) -> np.ndarray:
         """The probability a pair is one person, corrected for Fellegi–Sunter's overconfidence
@@ -124,10 +128,11 @@ class Model:
             s = scores[pair_class == k] * TEMPER
             if len(s) < 50:
                 continue
+            pool = len(s) + self.unscored_pairs[k]
             lam = 0.1
             for _ in range(rounds):
                 odds = s + math.log2(lam / (1 - lam))
-                new = float(np.mean(1 / (1 + np.exp2(-np.clip(odds, -60, 60)))))
+                new = float(np.sum(1 / (1 + np.exp2(-np.clip(odds, -60, 60))))) / pool
                 new = min(MAX_PRIOR, max(MIN_PRIOR, new))
                 if abs(new - lam) < 1e-6:
                     break
