@@ -183,3 +183,40 @@ def test_an_id_number_on_two_names_with_a_year_only_birth_is_a_question(db, tmp_
     p = persons(db)
     assert p["registry_muong_lat.csv:row=1"] != p["bhxh.csv:row=1"]
     assert _review_pairs(db) == {frozenset(("registry_muong_lat.csv:row=1", "bhxh.csv:row=1"))}
+
+
+def test_pairs_left_unscored_are_counted_per_class_as_blocking_would_have_found_them():
+    """Five records born on one day: three of one registry list (communes A, A, B), two of a
+    clinic (B, and one without a commune). Pairs in two different communes: (0,2), (0,4),
+    (1,2), (1,4) — two of them within the list. The record without a commune is scored (the
+    key is anchored on it), so it is not counted."""
+    from etl.match.engine import unscored_pairs
+
+    frame = pd.DataFrame({
+        "source_kind": ["registry"] * 3 + ["clinic-xml"] * 2,
+        "file_key": ["f1", "f1", "f1", "f2", "f2"],
+        "commune_code": ["A", "A", "B", None, "B"],
+    })
+    date = pd.Series(["1990|3|5"] * 5, dtype=object)
+    assert unscored_pairs(frame, np.ones(5, dtype=bool), date) == [2, 2]
+    # a nightly batch: only pairs holding a new record count — (1,2) and (1,4) for record 1
+    new = np.array([False, True, False, False, False])
+    assert unscored_pairs(frame, new, date) == [1, 1]
+
+
+def test_unscored_pairs_weigh_on_the_prior_as_scored_non_matches_would():
+    from etl.match.model import estimate
+
+    def model():  # the prior model: no records to estimate from
+        return estimate(pd.DataFrame({"record_key": []}), None)
+
+    rng = np.random.default_rng(5)
+    scores = np.concatenate([rng.normal(20, 3, 300), rng.normal(-15, 5, 5000)])
+    scored, counted, plain = model(), model(), model()
+    scored.estimate_priors(np.concatenate([scores, np.full(20000, -60.0)]),
+                           np.ones(25300, dtype=np.int8))
+    counted.unscored_pairs = (0, 20000)
+    counted.estimate_priors(scores, np.ones(5300, dtype=np.int8))
+    plain.estimate_priors(scores, np.ones(5300, dtype=np.int8))
+    assert counted.prior_log2_odds == scored.prior_log2_odds
+    assert counted.prior_log2_odds["within-one-list"] < plain.prior_log2_odds["within-one-list"] - 1
