@@ -69,10 +69,10 @@ persons = sa.Table(
     sa.Column("family_name", sa.Text),
     sa.Column("middle_name", sa.Text),
     sa.Column("given_name", sa.Text),
-    sa.Column("name_key", sa.Text, index=True),
+    sa.Column("name_key", sa.Text),
     sa.Column("sex", sa.Text),  # M / F / U
     sa.Column("birth_date", sa.Date),  # only when known to the day
-    sa.Column("birth_year", sa.Integer, index=True),
+    sa.Column("birth_year", sa.Integer),
     sa.Column("birth_month", sa.Integer),
     sa.Column("birth_day", sa.Integer),
     sa.Column("birth_date_precision", sa.Text),  # day / month / year
@@ -128,12 +128,12 @@ source_records = sa.Table(
     sa.Column("birth_month", sa.Integer),
     sa.Column("birth_day", sa.Integer),
     sa.Column("birth_date_precision", sa.Text),
-    sa.Column("personal_id", sa.Text, index=True),
+    sa.Column("personal_id", sa.Text),
     sa.Column("personal_id_status", sa.Text),
     sa.Column("cmnd", sa.Text),
     sa.Column("passport", sa.Text),
     sa.Column("insurance_cards", sa.Text),  # ";"-joined, as valid cards were read
-    sa.Column("social_insurance_code", sa.Text, index=True),
+    sa.Column("social_insurance_code", sa.Text),
     sa.Column("commune_code", sa.Text),
     sa.Column("commune_code_2025", sa.Text),  # post-2025 code (filled by the commune resolver)
     sa.Column("facility_code", sa.Text),
