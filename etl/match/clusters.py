@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+_EMPTY: frozenset = frozenset()
+
 
 class Clusters:
     def __init__(self, frame: pd.DataFrame, apart: pd.DataFrame | None = None,
@@ -21,7 +23,11 @@ class Clusters:
         source kind that names each person once."""
         n = len(frame)
         self.list_of = lists if lists is not None else np.full(n, -1)
-        self.lists: list[set] = [set() if k < 0 else {int(k)} for k in self.list_of]
+        # Each row's facts as a set, one shared empty set where a row has none: a province's
+        # million rows mostly lack some of them, and seven sets a row were gigabytes. Sets are
+        # never changed in place — a union builds the root's new set.
+        self.lists: list[frozenset] = [_EMPTY if k < 0 else frozenset((int(k),))
+                                       for k in self.list_of]
         # Per root, given names by mother and by household head ({("m", mother): {given}}),
         # only for rows that name either (None elsewhere: a province's rows stay small).
         self.kin: list[dict | None] = [None] * n
@@ -34,29 +40,27 @@ class Clusters:
             if kin:
                 self.kin[i] = kin
         self.parent = np.arange(n)
-        self.pids: list[set] = [set() for _ in range(n)]
-        self.persons: list[set] = [set() for _ in range(n)]
-        self.dates: list[set] = [set() for _ in range(n)]
-        self.sexes: list[set] = [set() for _ in range(n)]
-        self.years: list[set] = [set() if y != y else {int(y)} for y in frame["birth_year"]]
+        self.pids: list[frozenset] = [
+            frozenset((pid,)) if pid and status == "valid" else _EMPTY
+            for pid, status in zip(frame["personal_id"], frame["personal_id_status"],
+                                   strict=True)]
+        self.persons: list[frozenset] = [frozenset((p,)) if p else _EMPTY
+                                         for p in frame["person_id"]]
+        self.dates: list[frozenset] = [
+            frozenset(((int(y), int(mo), int(d)),)) if d == d and mo == mo and y == y
+            else _EMPTY
+            for y, mo, d in zip(frame["birth_year"], frame["birth_month"], frame["birth_day"],
+                                strict=True)]
+        self.sexes: list[frozenset] = [frozenset((x,)) if x in ("M", "F") else _EMPTY
+                                       for x in frame["sex_any"]]
+        self.years: list[frozenset] = [_EMPTY if y != y else frozenset((int(y),))
+                                       for y in frame["birth_year"]]
         # Rows an analyst declared different people, by row: never one cluster.
-        self.apart: list[set] = [set() for _ in range(n)]
-        rows = zip(frame["personal_id"], frame["personal_id_status"], frame["person_id"],
-                   frame["birth_year"], frame["birth_month"], frame["birth_day"],
-                   frame["sex_any"], strict=True)
-        for i, (pid, status, person, y, mo, d, sex) in enumerate(rows):
-            if pid and status == "valid":
-                self.pids[i].add(pid)
-            if person:
-                self.persons[i].add(person)
-            if d == d and mo == mo and y == y:
-                self.dates[i].add((int(y), int(mo), int(d)))
-            if sex in ("M", "F"):
-                self.sexes[i].add(sex)
+        self.apart: list[frozenset] = [_EMPTY] * n
         if apart is not None:
             for i, j in apart[["i", "j"]].itertuples(index=False):
-                self.apart[int(i)].add(int(j))
-                self.apart[int(j)].add(int(i))
+                self.apart[int(i)] = self.apart[int(i)] | {int(j)}
+                self.apart[int(j)] = self.apart[int(j)] | {int(i)}
 
     def find(self, x: int) -> int:
         root = x
@@ -113,8 +117,10 @@ class Clusters:
             return False
         self.parent[rb] = ra
         for attr in ("pids", "persons", "dates", "sexes", "years", "apart", "lists"):
-            getattr(self, attr)[ra] |= getattr(self, attr)[rb]
-            getattr(self, attr)[rb] = set()
+            facts = getattr(self, attr)
+            if facts[rb]:
+                facts[ra] = facts[ra] | facts[rb]
+                facts[rb] = _EMPTY
         if self.kin[rb]:
             kin = self.kin[ra] if self.kin[ra] is not None else {}
             for k, names in self.kin[rb].items():

@@ -113,20 +113,18 @@ def _block_pairs(keys: pd.Series, is_new: np.ndarray, cap: int) -> tuple[np.ndar
     ``is_new`` may also mark the rows a key is for (see ``anchored`` in :func:`blocking_keys`)."""
     codes, _ = pd.factorize(keys, use_na_sentinel=True)
     valid = codes >= 0
+    sizes = np.bincount(codes[valid])
+    has_new = np.bincount(codes[valid], weights=is_new[valid]) > 0
+    skipped = int((sizes > cap).sum())
+    # Only blocks worth pairing go to the loop below: a nightly batch against a master index
+    # of a million records touches a few thousand of its blocks, not all of them.
+    wanted = (sizes >= 2) & (sizes <= cap) & has_new
     idx = np.flatnonzero(valid)
+    idx = idx[wanted[codes[idx]]]
     order = idx[np.argsort(codes[idx], kind="stable")]
-    sorted_codes = codes[order]
-    bounds = np.flatnonzero(np.diff(sorted_codes)) + 1
-    groups = np.split(order, bounds)
-    found_i, found_j, skipped = [], [], 0
-    for g in groups:
-        if len(g) < 2:
-            continue
-        if len(g) > cap:
-            skipped += 1
-            continue
-        if not is_new[g].any():
-            continue
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    found_i, found_j = [], []
+    for g in np.split(order, bounds) if len(order) else []:
         a, b = _triangle(len(g))
         # Pairs without a new row dropped block by block: a nightly batch against a large
         # master keeps a few of each block's pairs, never all of them at once.
