@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from etl.load.columns import Columns, column_rows
+from etl.load.columns import Columns, column_rows, int_values
 
 _staging_counter = itertools.count()
 Rows = Sequence[dict[str, object]] | Mapping[str, Sequence[object]]
@@ -130,6 +130,9 @@ def bulk_update(conn: Connection, table: sa.Table, key: str, rows: Rows) -> int:
         return 0
     columns = [c for c in data if c != key]
     if conn.dialect.name == "postgresql":
+        # COPY's text of 9.0 is refused by an integer column (a bound parameter was cast)
+        data = {c: int_values(v) if isinstance(table.c[c].type, sa.Integer) else v
+                for c, v in data.items()}
         staging = f"_stage_{table.name}_{next(_staging_counter)}"
         quoted = ", ".join(f'"{c}"' for c in data)
         conn.exec_driver_sql(

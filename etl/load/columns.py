@@ -19,7 +19,9 @@ Columns = dict[str, list[object]]
 
 def plain_columns(df: pd.DataFrame, names: Iterable[str] | None = None) -> Columns:
     """Each column of ``df`` (or ``names``) as a list of plain Python values, ``None`` where a
-    cell is missing (NaN, ``pd.NA``, ``NaT``) — what the database drivers expect."""
+    cell is missing (NaN, ``pd.NA``, ``NaT``) — what the database drivers expect. Typed
+    columns become Python values; object columns are passed as they hold them (stage tables
+    read back from Parquet hold Python values)."""
     out: Columns = {}
     for name in (df.columns if names is None else names):
         column = df[name]

@@ -108,17 +108,21 @@ def _marked_part(full_name: object, index: int) -> str | None:
     return parts[index].lower()
 
 
-def _block_pairs(keys: pd.Series, is_new: np.ndarray, cap: int) -> tuple[np.ndarray, int]:
-    """Pairs (i < j) of rows sharing a key, at least one of them new; oversized blocks skipped.
-    ``is_new`` may also mark the rows a key is for (see ``anchored`` in :func:`blocking_keys`)."""
+def _block_pairs(keys: pd.Series, is_new: np.ndarray, cap: int,
+                 anchor: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Pairs (i < j) of rows sharing a key, at least one of them new — and, for a key that
+    serves only some rows (``anchor``, see :func:`candidate_pairs`), at least one of those;
+    oversized blocks skipped."""
     codes, _ = pd.factorize(keys, use_na_sentinel=True)
     valid = codes >= 0
     sizes = np.bincount(codes[valid])
-    has_new = np.bincount(codes[valid], weights=is_new[valid]) > 0
+    wanted = np.bincount(codes[valid], weights=is_new[valid]) > 0
+    if anchor is not None:
+        wanted &= np.bincount(codes[valid], weights=anchor[valid], minlength=len(sizes)) > 0
     skipped = int((sizes > cap).sum())
     # Only blocks worth pairing go to the loop below: a nightly batch against a master index
     # of a million records touches a few thousand of its blocks, not all of them.
-    wanted = (sizes >= 2) & (sizes <= cap) & has_new
+    wanted &= (sizes >= 2) & (sizes <= cap)
     idx = np.flatnonzero(valid)
     idx = idx[wanted[codes[idx]]]
     order = idx[np.argsort(codes[idx], kind="stable")]
@@ -129,6 +133,8 @@ def _block_pairs(keys: pd.Series, is_new: np.ndarray, cap: int) -> tuple[np.ndar
         # Pairs without a new row dropped block by block: a nightly batch against a large
         # master keeps a few of each block's pairs, never all of them at once.
         keep = is_new[g[a]] | is_new[g[b]]
+        if anchor is not None:
+            keep &= anchor[g[a]] | anchor[g[b]]
         found_i.append(g[a][keep])
         found_j.append(g[b][keep])
     if not found_i:
@@ -208,51 +214,58 @@ def _address_numbers(address: str | None) -> str | None:
 def candidate_pairs(frame: pd.DataFrame, is_new: np.ndarray) -> tuple[pd.DataFrame, dict]:
     """Union of the blocking keys' pairs, each key's blocks capped at :data:`MAX_BLOCK`."""
     all_pairs, stats = [], {}
-    # Keys that only serve some rows: a pair must hold one of those rows.
+    # Keys that only serve some rows: a pair must hold one of those rows (loaded or new — a
+    # nightly finds what a full relink of the same records finds).
     no_commune = frame["commune_code"].isna().to_numpy()
     anchored = {"undated+name": frame["birth_year"].isna().to_numpy(),
                 "names any order": no_commune, "birth date": no_commune}
     keys_of = blocking_keys(frame)
     for name, keys in keys_of.items():
-        if name in anchored:
-            pairs, skipped = _block_pairs(keys, is_new & anchored[name], MAX_BLOCK)
-            pairs = pairs[is_new[pairs[:, 0]] | is_new[pairs[:, 1]]] if len(pairs) else pairs
-        else:
-            pairs, skipped = _block_pairs(keys, is_new, MAX_BLOCK)
+        pairs, skipped = _block_pairs(keys, is_new, MAX_BLOCK, anchored.get(name))
         stats[name] = {"pairs": len(pairs), "oversized_blocks_skipped": skipped}
         all_pairs.append(pairs)
     pairs = _unique_pairs(np.concatenate(all_pairs), len(frame))
-    stats["unscored_pairs"] = unscored_pairs(frame, is_new, keys_of["birth date"])
+    stats["unscored_pairs"] = unscored_pairs(frame, is_new, keys_of["birth date"], pairs)
     return pd.DataFrame(pairs, columns=["i", "j"]), stats
 
 
-def unscored_pairs(frame: pd.DataFrame, is_new: np.ndarray, date: pd.Series) -> list[int]:
+def unscored_pairs(frame: pd.DataFrame, is_new: np.ndarray, date: pd.Series,
+                   scored: np.ndarray) -> list[int]:
     """Per class of pair (across sources, within one list): pairs that share the full birth
-    date in two different communes — what the birth date alone blocked on before it was
-    scoped to the commune. They are not scored (millions at a province's size, nearly all two
-    people) but still counted in the prior's denominator, so the prior, and with it every
-    posterior, is what it was when they were scored. Blocks over :data:`MAX_BLOCK` are left
-    out, as blocking leaves them out; a pair needs a new record."""
+    date in two different communes and that no blocking key put among the ``scored`` pairs
+    (i, j) — what the birth date alone blocked on before it was scoped to the commune. They are
+    not scored (millions at a province's size, nearly all two people) but counted in the
+    prior's denominator, so the prior, and with it every posterior, is what it was when they
+    were scored. Blocks over :data:`MAX_BLOCK` are left out, as blocking leaves them out; a
+    pair needs a new record."""
     dates = pd.factorize(date, use_na_sentinel=True)[0]
     communes = pd.factorize(frame["commune_code"], use_na_sentinel=True)[0]
-    sizes = np.bincount(dates[dates >= 0]) if (dates >= 0).any() else np.zeros(0, np.int64)
+    lists = list_codes(frame)
+    if not (dates >= 0).any():
+        return [0, 0]
+    sizes = np.bincount(dates[dates >= 0])
     keep = (dates >= 0) & (communes >= 0)
     keep[keep] &= sizes[dates[keep]] <= MAX_BLOCK
-    rows = pd.DataFrame({"date": dates[keep], "commune": communes[keep],
-                         "list": list_codes(frame)[keep], "new": is_new[keep].astype(np.int64)})
+    rows = pd.DataFrame({"date": dates[keep], "commune": communes[keep], "list": lists[keep],
+                         "new": is_new[keep].astype(np.int64)})
 
     def with_new(df: pd.DataFrame, by: list[str]) -> int:
         grouped = df.groupby(by, sort=False)["new"]
-        n, old = grouped.size().to_numpy(), grouped.size().to_numpy() - grouped.sum().to_numpy()
+        n = grouped.size().to_numpy()
+        old = n - grouped.sum().to_numpy()
         return int((n * (n - 1) // 2 - old * (old - 1) // 2).sum())
 
-    if rows.empty:
-        return [0, 0]
     across_communes = with_new(rows, ["date"]) - with_new(rows, ["date", "commune"])
     listed = rows[rows["list"] >= 0]
     one_list = (with_new(listed, ["date", "list"]) - with_new(listed, ["date", "commune", "list"])
                 if len(listed) else 0)
-    return [across_communes - one_list, one_list]
+    # the same kind of pair among those another key found: scored, so not counted
+    i, j = scored[:, 0], scored[:, 1]
+    found = (keep[i] & keep[j] & (dates[i] == dates[j]) & (communes[i] != communes[j])
+             & (is_new[i] | is_new[j]))
+    found_one_list = int((found & (lists[i] >= 0) & (lists[i] == lists[j])).sum())
+    return [across_communes - one_list - (int(found.sum()) - found_one_list),
+            one_list - found_one_list]
 
 
 def identifier_pairs(frame: pd.DataFrame, is_new: np.ndarray) -> pd.DataFrame:

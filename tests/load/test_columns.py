@@ -31,5 +31,6 @@ def test_plain_columns_turn_every_missing_marker_into_none_and_numbers_into_pyth
                        "score": [1.5, None, 2.0]}
     assert type(columns["year"][0]) is int
     assert int_values([1996.0, None, 5]) == [1996, None, 5]
+    assert [type(v) for v in int_values([1996.0, np.int64(5)])] == [int, int]
     assert column_rows({"a": [1, 2], "b": ["x", None]}) == [{"a": 1, "b": "x"},
                                                            {"a": 2, "b": None}]

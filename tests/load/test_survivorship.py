@@ -49,3 +49,20 @@ def test_each_group_comes_whole_from_the_record_its_rule_picks():
         # same kind and batch: the record key decides, so reloading gives the same person
         "p3": golden(full_name="Vừ A Cờ", phone="0222"),
     }
+
+
+def test_values_come_out_as_python_values_whatever_the_frame_held():
+    """Stored records are read into typed columns (Int64 years, float64 scores): the golden
+    record holds Python ints and None, as the database expects."""
+    frame = pd.DataFrame([
+        record("p1", "registry", "r:1", 1, full_name="Lò Thị Hải"),
+        record("p1", "insurance", "i:1", 2, full_name="Lò Thị Hải", birth_month=3),
+        record("p2", "registry", "r:2", 1, full_name="Vừ A Cở"),
+    ], dtype=object)
+    frame["birth_year"] = pd.array([1990, 1991, None], dtype="Int64")
+    frame["birth_month"] = pd.array([None, 3, None], dtype="Int64")
+    frame["birth_date_precision"] = ["year", "month", None]
+    out = golden_values(frame, PRIORITY)
+    assert (out["p1"]["birth_year"], out["p1"]["birth_month"]) == (1991, 3)
+    assert type(out["p1"]["birth_year"]) is int and type(out["p1"]["birth_month"]) is int
+    assert out["p2"]["birth_year"] is None and out["p2"]["birth_month"] is None

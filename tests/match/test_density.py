@@ -189,7 +189,7 @@ def test_pairs_left_unscored_are_counted_per_class_as_blocking_would_have_found_
     """Five records born on one day: three of one registry list (communes A, A, B), two of a
     clinic (B, and one without a commune). Pairs in two different communes: (0,2), (0,4),
     (1,2), (1,4) — two of them within the list. The record without a commune is scored (the
-    key is anchored on it), so it is not counted."""
+    key is anchored on it), so it is not counted; nor is a pair another key scored."""
     from etl.match.engine import unscored_pairs
 
     frame = pd.DataFrame({
@@ -198,10 +198,29 @@ def test_pairs_left_unscored_are_counted_per_class_as_blocking_would_have_found_
         "commune_code": ["A", "A", "B", None, "B"],
     })
     date = pd.Series(["1990|3|5"] * 5, dtype=object)
-    assert unscored_pairs(frame, np.ones(5, dtype=bool), date) == [2, 2]
+    none = np.empty((0, 2), dtype=np.int64)
+    assert unscored_pairs(frame, np.ones(5, dtype=bool), date, none) == [2, 2]
+    # (0,2) found by a name key: scored, not counted; (3,4) was never counted
+    assert unscored_pairs(frame, np.ones(5, dtype=bool), date, np.array([[0, 2], [3, 4]])
+                          ) == [2, 1]
     # a nightly batch: only pairs holding a new record count — (1,2) and (1,4) for record 1
     new = np.array([False, True, False, False, False])
-    assert unscored_pairs(frame, new, date) == [1, 1]
+    assert unscored_pairs(frame, new, date, none) == [1, 1]
+
+
+def test_a_nightly_record_meets_a_loaded_record_without_a_commune_on_the_anchored_key():
+    """The birth date alone blocks across communes only where a record has none: a new
+    record with a commune meets a loaded one without, as a full relink would pair them."""
+    from etl.match.engine import _block_pairs
+
+    keys = pd.Series(["1990|3|5"] * 4, dtype=object)
+    new = np.array([False, True, False, False])
+    no_commune = np.array([False, False, False, True])
+    pairs, skipped = _block_pairs(keys, new, 300, no_commune)
+    assert pairs.tolist() == [[1, 3]] and skipped == 0
+    # a full relink: every pair holding the record without a commune
+    pairs, _ = _block_pairs(keys, np.ones(4, dtype=bool), 300, no_commune)
+    assert pairs.tolist() == [[0, 3], [1, 3], [2, 3]]
 
 
 def test_unscored_pairs_weigh_on_the_prior_as_scored_non_matches_would():
@@ -220,3 +239,23 @@ def test_unscored_pairs_weigh_on_the_prior_as_scored_non_matches_would():
     plain.estimate_priors(scores, np.ones(5300, dtype=np.int8))
     assert counted.prior_log2_odds == scored.prior_log2_odds
     assert counted.prior_log2_odds["within-one-list"] < plain.prior_log2_odds["within-one-list"] - 1
+
+
+def test_the_run_hands_the_unscored_pairs_to_the_model_it_estimates():
+    from etl.load.master import empty_master
+    from etl.match.engine import batch_frame, build_context
+
+    names = [("Giàng", "A", "Páo", "A"), ("Lò", "Văn", "Mừng", "B"), ("Vừ", "Thị", "Dợ", "B")]
+    records = pd.DataFrame([{
+        "record_key": f"registry:f1:row={k}", "source_kind": "registry",
+        "full_name": f"{f} {m} {g}", "file_sha256": "f1", "family_key": f.lower(),
+        "middle_key": m.lower(), "given_key": g.lower(), "sex": "M", "birth_year": 1990,
+        "birth_month": 3, "birth_day": 5, "birth_date_precision": "day", "personal_id": None,
+        "personal_id_status": None, "social_insurance_code": None, "facility_code": None,
+        "facility_patient_id": None, "household_head_key": None, "phone": None,
+        "permanent_commune_code": commune, "permanent_address": None, "mother_name": None,
+    } for k, (f, m, g, commune) in enumerate(names)])
+    ctx, cands = build_context(batch_frame(records).assign(person_id=None), empty_master(), None)
+    # Páo (commune A) with Mừng and with Dợ (commune B): two pairs within the one list
+    assert ctx.stats["unscored_pairs"] == [0, 2]
+    assert ctx.model.unscored_pairs == (0, 2)
