@@ -1,17 +1,20 @@
 """Union-find over records whose roots remember the facts that forbid a merge.
 
 A cluster refuses to absorb another when together they would hold two valid personal ID
-numbers, two existing persons, or — for fuzzy links — two sexes, two different exact birth
-dates (a day/month swap excepted), two rows of one list that names each person once (unless the
-link is between those two rows itself: a duplicate registration), two children of one mother or
-household under given names the two sides never share (twins "Hiền" and "Diên" joined through
-a record that names no mother), or two records an analyst declared different people.
+numbers, two existing persons, or — for fuzzy links — two sexes, two social-insurance codes
+(more than a digit apart), two different exact birth dates (a day/month swap excepted), two
+rows of one list that names each person once (unless the link is between those two rows itself:
+a duplicate registration), two children of one mother or household under given names the two
+sides never share (twins "Hiền" and "Diên" joined through a record that names no mother), or
+two records an analyst declared different people.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from etl.match.decide import distinct_codes
 
 _EMPTY: frozenset = frozenset()
 
@@ -44,6 +47,9 @@ class Clusters:
             frozenset((pid,)) if pid and status == "valid" else _EMPTY
             for pid, status in zip(frame["personal_id"], frame["personal_id_status"],
                                    strict=True)]
+        self.insurance: list[frozenset] = [
+            frozenset((c,)) if isinstance(c, str) and c else _EMPTY
+            for c in frame.get("social_insurance_code", [None] * n)]
         self.persons: list[frozenset] = [frozenset((p,)) if p else _EMPTY
                                          for p in frame["person_id"]]
         self.dates: list[frozenset] = [
@@ -96,6 +102,8 @@ class Clusters:
             return False
         if len(self.sexes[a] | self.sexes[b]) > 1:
             return False
+        if any(distinct_codes(x, y) for x in self.insurance[a] for y in self.insurance[b]):
+            return False
         da, db = self.dates[a], self.dates[b]
         swapped = any((y, d, m) in db for y, m, d in da)
         return not (da and db and not (da & db) and not swapped)
@@ -116,7 +124,8 @@ class Clusters:
         if not self.can_merge(ra, rb, fuzzy, (a, b)):
             return False
         self.parent[rb] = ra
-        for attr in ("pids", "persons", "dates", "sexes", "years", "apart", "lists"):
+        for attr in ("pids", "persons", "dates", "sexes", "years", "apart", "lists",
+                     "insurance"):
             facts = getattr(self, attr)
             if facts[rb]:
                 facts[ra] = facts[ra] | facts[rb]

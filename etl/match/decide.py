@@ -95,6 +95,25 @@ def same_list(frame: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return (lists[i] >= 0) & (lists[i] == lists[j])
 
 
+def distinct_codes(a: str, b: str) -> bool:
+    """Two identifier numbers that are not one number with a mistyped digit."""
+    if len(a) != len(b):
+        return True
+    return sum(x != y for x, y in zip(a, b, strict=True)) > 1
+
+
+def codes_differ(frame: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Both rows carry a social-insurance code and the codes are two numbers."""
+    codes = _codes(frame, "social_insurance_code")
+    both = np.flatnonzero((codes[i] >= 0) & (codes[j] >= 0) & (codes[i] != codes[j]))
+    out = np.zeros(len(i), dtype=bool)
+    if len(both):
+        text = frame["social_insurance_code"].to_numpy(object)
+        out[both] = [distinct_codes(str(text[a]), str(text[b]))
+                     for a, b in zip(i[both], j[both], strict=True)]
+    return out
+
+
 def same_home(frame: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     house, mother = _codes(frame, "household_head_key"), _codes(frame, "mother_key")
     return ((house[i] == house[j]) & (house[i] >= 0)) | (
@@ -132,7 +151,7 @@ def decide(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model, thresholds: T
     score = model.score(levels, freqs)
     one_list = same_list(frame, i, j)
     pair_class = one_list.astype(np.int8)
-    facts = Pairs(levels, same_home(frame, i, j), one_list)
+    facts = Pairs(levels, same_home(frame, i, j), one_list, codes_differ(frame, i, j))
     vetoes = pd.DataFrame({r.name: r.applies(facts) for r in HARD_RULES})
     vetoed = vetoes.to_numpy().any(axis=1)
     final = vetoes[[r.name for r in HARD_RULES if not r.reviewable]].to_numpy().any(axis=1)

@@ -145,6 +145,7 @@ class Pairs:
     levels: pd.DataFrame
     same_home: np.ndarray  # same household head or mother
     same_list: np.ndarray  # both rows of one list that names each person once
+    codes_differ: np.ndarray | None = None  # two social-insurance codes, not a mistyped digit
 
     def at(self, comparison: Comparison, *levels: str) -> np.ndarray:
         return np.isin(self.levels[comparison.name].to_numpy(), comparison.codes(*levels))
@@ -213,6 +214,15 @@ HARD_RULES: tuple[HardRule, ...] = (
              "hai dòng của cùng một danh sách có hai ngày sinh khác nhau (không phải gõ nhầm)",
              lambda p: p.same_list & p.at(BIRTH, "one-year", "same-year-other-day"),
              reviewable=True),
+    # A social-insurance code (mã số BHXH) is given once per person for life: two records
+    # holding two codes (more than a digit apart) are two people — province-wide, clinic
+    # episodes of namesakes born the same year otherwise met. Some people were issued a second
+    # code before the registers were merged; an analyst can tell.
+    HardRule("insurance-codes-differ",
+             "two different social-insurance codes (not a mistyped digit)",
+             "hai mã số BHXH khác nhau (không phải gõ nhầm một chữ số)",
+             lambda p: p.codes_differ if p.codes_differ is not None
+             else np.zeros(len(p.same_list), dtype=bool), reviewable=True),
     HardRule("moved-without-date", "different communes without an exact birth date",
              "khác xã mà không trùng ngày sinh",
              lambda p: p.at(COMMUNE, "different") & ~p.at(BIRTH, "exact", "swapped")),

@@ -259,3 +259,25 @@ def test_the_run_hands_the_unscored_pairs_to_the_model_it_estimates():
     # Páo (commune A) with Mừng and with Dợ (commune B): two pairs within the one list
     assert ctx.stats["unscored_pairs"] == [0, 2]
     assert ctx.model.unscored_pairs == (0, 2)
+
+
+def test_two_social_insurance_codes_are_two_people_unless_a_digit_was_mistyped():
+    """Province-wide, clinic episodes of namesakes born the same year met: "Lường Thị Thêm"
+    1962 of two villages, each with her own social-insurance code. One code per person for
+    life: two codes keep a fuzzy link out (to review), one mistyped digit does not."""
+    from etl.match.clusters import Clusters
+    from etl.match.decide import codes_differ
+
+    frame = pd.DataFrame({
+        "birth_year": [1962.0] * 4, "birth_month": [np.nan] * 4, "birth_day": [np.nan] * 4,
+        "personal_id": [None] * 4, "personal_id_status": [None] * 4, "person_id": [None] * 4,
+        "sex_any": ["F"] * 4, "given_key": ["them"] * 4, "mother_key": [None] * 4,
+        "head_other": [None] * 4,
+        "social_insurance_code": ["3824989035", "3884561468", "3824989036", None]})
+    i, j = np.array([0, 0, 0, 1]), np.array([1, 2, 3, 3])
+    assert codes_differ(frame, i, j).tolist() == [True, False, False, False]
+    clusters = Clusters(frame)
+    assert clusters.union(0, 3, fuzzy=True)       # no code on one side: nothing to say
+    assert not clusters.union(3, 1, fuzzy=True)   # the cluster holds 3824989035
+    assert clusters.union(2, 0, fuzzy=True)       # one digit apart: a typo
+    assert clusters.union(1, 0, fuzzy=False)      # an identifier (an analyst) may still join
