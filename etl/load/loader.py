@@ -122,9 +122,12 @@ def load_stage(data: StageData, engine: Engine, *, command: str = "load",
             conn, (set(wanted) | moved_from) - set(new_persons), batch_id)
         step(3)
         counts.identifiers_added = _write_identifiers(conn, columns, batch_id)
-        counts.clinical_rows = write_clinical(
-            conn, data.tables, _record_ids(conn, changed),
-            set(changed.loc[changed["_status"] == "updated", "record_key"]))
+        updated = set(changed.loc[changed["_status"] == "updated", "record_key"])
+        # Clinical rows to write, or old ones an updated record may have to replace: a first
+        # load of a registry has neither, and its record ids need not be read back.
+        if updated or any(len(t) for name, t in data.tables.items() if name != "review"):
+            counts.clinical_rows = write_clinical(conn, data.tables, _record_ids(conn, changed),
+                                                  updated)
         review = data.tables.get("review")
         counts.reviews_added = _write_reviews(conn, review, batch_id)
         counts.rejects_added = _write_rejects(conn, data.rejects, batch_id)
