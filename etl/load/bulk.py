@@ -88,14 +88,21 @@ def _pg_copy(conn: Connection, table: str, data: Columns) -> None:
             copy.write_row(row)
 
 
-def _pg_copy_upsert(conn: Connection, table: sa.Table, data: Columns, conflict: Sequence[str],
-                    update: Sequence[str]) -> int:
+def _pg_staging(conn: Connection, table: sa.Table, data: Columns) -> str:
+    """A temporary table shaped like ``table``'s ``data`` columns, filled by COPY."""
     staging = f"_stage_{table.name}_{next(_staging_counter)}"
     quoted = ", ".join(f'"{c}"' for c in data)
     conn.exec_driver_sql(
         f'CREATE TEMP TABLE "{staging}" ON COMMIT DROP AS '
         f'SELECT {quoted} FROM "{table.name}" WITH NO DATA')
     _pg_copy(conn, staging, data)
+    return staging
+
+
+def _pg_copy_upsert(conn: Connection, table: sa.Table, data: Columns, conflict: Sequence[str],
+                    update: Sequence[str]) -> int:
+    staging = _pg_staging(conn, table, data)
+    quoted = ", ".join(f'"{c}"' for c in data)
     target = ", ".join(f'"{c}"' for c in conflict)
     if update:
         sets = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in update)
@@ -133,12 +140,7 @@ def bulk_update(conn: Connection, table: sa.Table, key: str, rows: Rows) -> int:
         # COPY's text of 9.0 is refused by an integer column (a bound parameter was cast)
         data = {c: int_values(v) if isinstance(table.c[c].type, sa.Integer) else v
                 for c, v in data.items()}
-        staging = f"_stage_{table.name}_{next(_staging_counter)}"
-        quoted = ", ".join(f'"{c}"' for c in data)
-        conn.exec_driver_sql(
-            f'CREATE TEMP TABLE "{staging}" ON COMMIT DROP AS '
-            f'SELECT {quoted} FROM "{table.name}" WITH NO DATA')
-        _pg_copy(conn, staging, data)
+        staging = _pg_staging(conn, table, data)
         sets = ", ".join(f'"{c}" = s."{c}"' for c in columns)
         conn.exec_driver_sql(f'UPDATE "{table.name}" AS t SET {sets} FROM "{staging}" AS s '
                              f'WHERE t."{key}" = s."{key}"')
