@@ -76,6 +76,16 @@ class Clusters:
             self.parent[x], x = root, self.parent[x]
         return root
 
+    def roots(self) -> np.ndarray:
+        """Every row's root at once (pointer doubling over the parent array, not a find per
+        row)."""
+        root = self.parent.copy()
+        while True:
+            up = root[root]
+            if np.array_equal(up, root):
+                return root
+            root = up
+
     def kept_apart(self, a: int, b: int) -> bool:
         """An analyst declared a record of ``a``'s cluster and one of ``b``'s different."""
         ra, rb = self.find(a), self.find(b)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -462,16 +461,17 @@ def review_queue(ctx: Context, cands: pd.DataFrame, decided: Decided | None,
 
 def assign_persons(ctx: Context) -> np.ndarray:
     """Each row's person: the existing person of its cluster, or a new stable id."""
-    members: dict[int, list[int]] = defaultdict(list)
-    for x in range(len(ctx.frame)):
-        members[ctx.clusters.find(x)].append(x)
-    person_of = np.empty(len(ctx.frame), dtype=object)
+    roots = ctx.clusters.roots()
     keys = ctx.frame["record_key"].to_numpy(object)
-    for root, xs in members.items():
+    # a new person's id comes from its smallest record key (new_person_id takes the minimum):
+    # the keys' sort ranks, least per cluster (integers group fast; strings do not)
+    rank, ordered = pd.factorize(keys, sort=True)
+    first = pd.Series(rank).groupby(roots).min()
+    person_of_root = {}
+    for root, r in zip(first.index.tolist(), first.tolist(), strict=True):
         persons = ctx.clusters.persons[root]
-        pid = next(iter(persons)) if persons else new_person_id(keys[x] for x in xs)
-        person_of[xs] = pid
-    return person_of
+        person_of_root[root] = next(iter(persons)) if persons else new_person_id((ordered[r],))
+    return pd.Series(roots).map(person_of_root).to_numpy(object)
 
 
 def resolve(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresholds,
