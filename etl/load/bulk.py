@@ -23,7 +23,7 @@ Rows = Sequence[dict[str, object]] | Mapping[str, Sequence[object]]
 
 def _as_columns(rows: Rows) -> Columns:
     if isinstance(rows, Mapping):
-        return {c: list(v) for c, v in rows.items()}
+        return {c: v if isinstance(v, list) else list(v) for c, v in rows.items()}
     if not rows:
         return {}
     return {c: [r[c] for r in rows] for c in rows[0]}

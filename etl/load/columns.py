@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from etl.stage import as_objects
+
 Columns = dict[str, list[object]]
 
 
@@ -22,11 +24,8 @@ def plain_columns(df: pd.DataFrame, names: Iterable[str] | None = None) -> Colum
     cell is missing (NaN, ``pd.NA``, ``NaT``) — what the database drivers expect. Typed
     columns become Python values; object columns are passed as they hold them (stage tables
     read back from Parquet hold Python values)."""
-    out: Columns = {}
-    for name in (df.columns if names is None else names):
-        column = df[name]
-        out[name] = column.astype(object).where(column.notna(), None).tolist()
-    return out
+    objects = as_objects(df if names is None else df[list(names)])
+    return {name: objects[name].tolist() for name in objects.columns}
 
 
 def int_values(values: Sequence[object]) -> list[object]:

@@ -209,7 +209,7 @@ def _write_records(conn: Connection, columns: Columns, person_values: Columns,
                                  address_key).tolist(),
         is_current=[True] * n, superseded_batch_id=[None] * n,
         person_values=json_objects(person_values),
-        **{c: int_values(columns[c]) for c in ("birth_year", "birth_month", "birth_day")})
+        **{c: person_values[c] for c in ("birth_year", "birth_month", "birth_day")})
     update_cols = [c for c in rows if c not in ("record_key", "created_batch_id")]
     bulk_upsert(conn, s.source_records, rows, ["record_key"], update_cols)
 

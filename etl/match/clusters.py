@@ -49,7 +49,7 @@ class Clusters:
                                    strict=True)]
         self.insurance: list[frozenset] = [
             frozenset((c,)) if isinstance(c, str) and c else _EMPTY
-            for c in frame.get("social_insurance_code", [None] * n)]
+            for c in frame["social_insurance_code"]]
         self.persons: list[frozenset] = [frozenset((p,)) if p else _EMPTY
                                          for p in frame["person_id"]]
         self.dates: list[frozenset] = [

@@ -145,7 +145,7 @@ class Pairs:
     levels: pd.DataFrame
     same_home: np.ndarray  # same household head or mother
     same_list: np.ndarray  # both rows of one list that names each person once
-    codes_differ: np.ndarray | None = None  # two social-insurance codes, not a mistyped digit
+    codes_differ: np.ndarray  # two social-insurance codes, not a mistyped digit
 
     def at(self, comparison: Comparison, *levels: str) -> np.ndarray:
         return np.isin(self.levels[comparison.name].to_numpy(), comparison.codes(*levels))
@@ -221,8 +221,7 @@ HARD_RULES: tuple[HardRule, ...] = (
     HardRule("insurance-codes-differ",
              "two different social-insurance codes (not a mistyped digit)",
              "hai mã số BHXH khác nhau (không phải gõ nhầm một chữ số)",
-             lambda p: p.codes_differ if p.codes_differ is not None
-             else np.zeros(len(p.same_list), dtype=bool), reviewable=True),
+             lambda p: p.codes_differ, reviewable=True),
     HardRule("moved-without-date", "different communes without an exact birth date",
              "khác xã mà không trùng ngày sinh",
              lambda p: p.at(COMMUNE, "different") & ~p.at(BIRTH, "exact", "swapped")),

@@ -123,7 +123,7 @@ def test_a_cluster_never_holds_two_rows_of_one_list_unless_they_were_linked_dire
         "birth_year": [1980.0] * 5, "birth_month": [np.nan] * 5, "birth_day": [np.nan] * 5,
         "personal_id": [None] * 5, "personal_id_status": [None] * 5, "person_id": [None] * 5,
         "sex_any": ["M"] * 5, "given_key": ["hung"] * 5, "mother_key": [None] * 5,
-        "head_other": [None] * 5})
+        "head_other": [None] * 5, "social_insurance_code": [None] * 5})
     # rows: 0 insured A, 1 insured B (list 7), 2 registry R, 3 registry R' (list 3), 4 clinic
     clusters = Clusters(frame, lists=np.array([7, 7, 3, 3, -1]))
     assert clusters.union(0, 2, fuzzy=True)        # A – R
@@ -150,7 +150,7 @@ def test_twins_stay_apart_when_a_record_without_their_mother_resembles_both():
         "personal_id": [None] * 4, "personal_id_status": [None] * 4, "person_id": [None] * 4,
         "sex_any": ["F"] * 4, "given_key": ["hien", "dien", "hien", "hien"],
         "mother_key": ["lu thi hien", "lu thi hien", None, "lu thi hien"],
-        "head_other": [None] * 4})
+        "head_other": [None] * 4, "social_insurance_code": [None] * 4})
     clusters = Clusters(frame)
     assert clusters.union(0, 2, fuzzy=True)      # Hiền (mother) – "Pham Thi Hien"
     assert not clusters.union(2, 1, fuzzy=True)  # – Diên (same mother): two children
