@@ -206,6 +206,11 @@ def test_pairs_left_unscored_are_counted_per_class_as_blocking_would_have_found_
     # a nightly batch: only pairs holding a new record count — (1,2) and (1,4) for record 1
     new = np.array([False, True, False, False, False])
     assert unscored_pairs(frame, new, date, none) == [1, 1]
+    # a date shared by more records than a block may hold: blocking would skip it, so no count
+    crowd = pd.DataFrame({"source_kind": ["clinic-xml"] * 301, "file_key": ["f2"] * 301,
+                          "commune_code": ["A", "B"] * 150 + ["A"]})
+    assert unscored_pairs(crowd, np.ones(301, dtype=bool), pd.Series(["1990|3|5"] * 301),
+                          none) == [0, 0]
 
 
 def test_a_nightly_record_meets_a_loaded_record_without_a_commune_on_the_anchored_key():
