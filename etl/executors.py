@@ -13,9 +13,10 @@ running cluster whose workers have ``hssk-etl`` installed and can read the input
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from etl.stage import StageData, concat_stages
 from etl.transform import transform_stage
 
 EXECUTORS = ("serial", "processes", "dask")
+OVERLAP_MIN_RECORDS = 10_000  # a first chunk this full: transform beside extract
 
 
 @dataclass(frozen=True)
@@ -119,3 +121,36 @@ def _on_dask(tasks: list[FileTask]) -> Iterator[tuple[StageData, StageData]]:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+class TransformWorker:
+    """Transform in a helper process while this one extracts the next chunk: a large file's
+    chunks are extracted here and transformed there, so the two stages share the machine's
+    two cores instead of taking turns. The chunks come back in the order they went, and
+    ``transform_stage`` is the same function either way, so the clean stages are the same.
+
+    Started only for a source whose first chunk is full (``OVERLAP_MIN_RECORDS``; small runs
+    would pay a process start for nothing) on a machine with more than one core. The helper is
+    forked (where the system can): it starts at once, with the text caches this process has
+    already filled, and a script that calls :func:`etl.pipeline.run` without a ``__main__``
+    guard is not run again in it, as a fresh interpreter would.
+    """
+
+    def __init__(self, policy: dict[str, str] | None) -> None:
+        self.policy = policy
+        methods = multiprocessing.get_all_start_methods()
+        self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context(
+            "fork" if "fork" in methods else None))
+
+    @staticmethod
+    def wanted(extracted: StageData, forced: bool | None) -> bool:
+        if forced is not None:
+            return forced
+        weight = len(extracted.records) + sum(len(t) for t in extracted.tables.values())
+        return (os.cpu_count() or 1) > 1 and weight >= OVERLAP_MIN_RECORDS
+
+    def submit(self, extracted: StageData) -> Future:
+        return self.pool.submit(transform_stage, extracted, policy=self.policy)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)

@@ -8,8 +8,9 @@ import logging
 import resource
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from etl.executors import prepared
+from etl.executors import TransformWorker, prepared
 from etl.extract.sheets import record_hash
 from etl.job import Job
 from etl.load import load_stage
@@ -101,6 +102,7 @@ def run_sources(
     thresholds: Thresholds | None = None,
     heartbeat: Callable[[int | None], None] | None = None,
     executor: str = "serial",
+    transform_worker: bool | None = None,
 ) -> RunSummary:
     """Extract, transform, match and load each of ``sources`` into ``engine``'s database.
 
@@ -112,7 +114,9 @@ def run_sources(
     ``keep_stages`` writes each stage's Parquet folder there (and processes everything as one
     chunk); ``dry_run`` stops before loading and reports what would have been read and
     rejected. ``heartbeat`` is called between stages with the latest batch id (the run lock's
-    sign of life).
+    sign of life). A large source is transformed in a helper process while the next chunk is
+    extracted (:class:`etl.executors.TransformWorker`); ``transform_worker`` forces that on or
+    off (``None``: when the first chunk is full and there is a second core).
 
     A snapshot source's records are keyed within its feed (:func:`key_snapshot_records`) before
     matching, and once all its files are loaded, the feed's records they no longer hold are
@@ -120,6 +124,7 @@ def run_sources(
     """
     state = _Run(RunSummary(command="run", database=redact(str(engine.url)), dry_run=dry_run),
                  engine, heartbeat, progress)
+    state.transform_worker = transform_worker
     folders = [None if keep_stages is None else (
         Path(keep_stages) if len(sources) == 1 else
         Path(keep_stages) / f"{number}-{source.feed or 'source'}")
@@ -195,6 +200,7 @@ class _Run:
         self.matched: tuple[pd.DataFrame, pd.DataFrame, dict] | None = None
         self.review_chunk = pd.Series(dtype=int)
         self.loaded = 0
+        self.transform_worker: bool | None = None  # see run_sources
 
     def lap(self, stage: str, data: StageData | None, folder: Path | None) -> None:
         now = time.perf_counter()
@@ -213,19 +219,44 @@ class _Run:
                 folder: Path | None, *, policy: dict[str, str] | None) -> None:
         """Every chunk of one source through extract and transform, staged for matching."""
         seen: Counter[str] = Counter()  # business keys of the feed's extract, for suffixes
-        for extracted, clean in chunks:
-            self.lap("extract", extracted, folder)
-            self.summary.notes += [f"{n['source_file']}: {n['message']}"
-                                   for n in extracted.meta.get("notes", [])]
-            self.unreadable[number] |= bool((extracted.rejects["scope"] == "file").any())
-            cleaned = clean if clean is not None else transform_stage(extracted, policy=policy)
+        worker: TransformWorker | None = None
+        # Chunks whose clean stage is on its way (from the worker, or already made here), in
+        # order: while the worker transforms one chunk, this process extracts the next.
+        waiting: deque[Future | StageData] = deque()
+
+        def transformed() -> None:
+            item = waiting.popleft()
+            cleaned = item.result() if isinstance(item, Future) else item
             self.lap("transform", cleaned, folder)
-            del extracted, clean
             if source.feed:
                 cleaned = key_snapshot_records(cleaned, source.feed, seen if source.snapshot
                                                else None)
                 self.feed_keys[number].update(cleaned.records["record_key"])
             staged.add(number, cleaned)
+
+        try:
+            for extracted, clean in chunks:
+                self.lap("extract", extracted, folder)
+                self.summary.notes += [f"{n['source_file']}: {n['message']}"
+                                       for n in extracted.meta.get("notes", [])]
+                self.unreadable[number] |= bool((extracted.rejects["scope"] == "file").any())
+                if clean is None and worker is None and TransformWorker.wanted(
+                        extracted, self.transform_worker):
+                    worker = TransformWorker(policy)
+                if clean is not None:
+                    waiting.append(clean)
+                elif worker is not None:
+                    waiting.append(worker.submit(extracted))
+                else:
+                    waiting.append(transform_stage(extracted, policy=policy))
+                del extracted, clean
+                while len(waiting) > 1 or (waiting and not isinstance(waiting[0], Future)):
+                    transformed()
+            while waiting:
+                transformed()
+        finally:
+            if worker is not None:
+                worker.close()
 
     def match(self, staged: Staged, thresholds: Thresholds | None) -> None:
         """All the run's records at once against the database; each review pair is written
