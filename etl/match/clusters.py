@@ -11,12 +11,73 @@ two records an analyst declared different people.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from etl.match.decide import distinct_codes
 
 _EMPTY: frozenset = frozenset()
+
+
+class _Facts:
+    """One kind of fact per root: what each row says (``single``: one value, or ``None``)
+    until the row's cluster absorbs another, then the union (``merged``). Rows are read
+    lazily: a province's million rows mostly stay alone, and a set built per row per fact
+    took seconds and gigabytes. Sets are never changed in place — a union builds the root's
+    new set."""
+
+    __slots__ = ("single", "merged", "make")
+
+    def __init__(self, single: list, make: Callable[[Any], Any] | None = None) -> None:
+        self.single, self.merged, self.make = single, {}, make
+
+    def __getitem__(self, root: int) -> frozenset:
+        merged = self.merged.get(root)
+        if merged is not None:
+            return merged
+        value = self.single[root]
+        if value is None:
+            return _EMPTY
+        return frozenset((value if self.make is None else self.make(value),))
+
+    def __setitem__(self, root: int, facts: frozenset) -> None:
+        self.merged[root] = facts
+
+
+class _Kin:
+    """Per root, given names by mother and by household head ({("m", mother): {given}}): a
+    row's own from its columns until its cluster absorbs another (see :class:`_Facts`)."""
+
+    __slots__ = ("given", "mother", "head", "merged")
+
+    def __init__(self, given: list, mother: list, head: list) -> None:
+        self.given, self.mother, self.head = given, mother, head
+        self.merged: dict[int, dict | None] = {}
+
+    def __getitem__(self, root: int) -> dict | None:
+        if root in self.merged:
+            return self.merged[root]
+        given = self.given[root]
+        if not isinstance(given, str):
+            return None
+        kin = {(tag, v): {given} for tag, v in (("m", self.mother[root]),
+                                                ("h", self.head[root])) if isinstance(v, str)}
+        return kin or None
+
+    def __setitem__(self, root: int, kin: dict | None) -> None:
+        self.merged[root] = kin
+
+
+def _strings(values: pd.Series) -> list:
+    """Non-empty texts as they are, everything else ``None``."""
+    return [v if isinstance(v, str) and v else None for v in values.tolist()]
+
+
+def _date(code: int) -> tuple[int, int, int]:
+    return code // 10_000, code // 100 % 100, code % 100
 
 
 class Clusters:
@@ -26,43 +87,25 @@ class Clusters:
         source kind that names each person once."""
         n = len(frame)
         self.list_of = lists if lists is not None else np.full(n, -1)
-        # Each row's facts as a set, one shared empty set where a row has none: a province's
-        # million rows mostly lack some of them, and seven sets a row were gigabytes. Sets are
-        # never changed in place — a union builds the root's new set.
-        self.lists: list[frozenset] = [_EMPTY if k < 0 else frozenset((int(k),))
-                                       for k in self.list_of]
-        # Per root, given names by mother and by household head ({("m", mother): {given}}),
-        # only for rows that name either (None elsewhere: a province's rows stay small).
-        self.kin: list[dict | None] = [None] * n
-        for i, (given, mother, head) in enumerate(zip(
-                frame["given_key"], frame["mother_key"], frame["head_other"], strict=True)):
-            if not isinstance(given, str):
-                continue
-            kin = {(tag, v): {given} for tag, v in (("m", mother), ("h", head))
-                   if isinstance(v, str)}
-            if kin:
-                self.kin[i] = kin
+        self.lists = _Facts([None if k < 0 else k for k in self.list_of.tolist()])
+        self.kin = _Kin(frame["given_key"].tolist(), frame["mother_key"].tolist(),
+                        frame["head_other"].tolist())
         self.parent = np.arange(n)
-        self.pids: list[frozenset] = [
-            frozenset((pid,)) if pid and status == "valid" else _EMPTY
-            for pid, status in zip(frame["personal_id"], frame["personal_id_status"],
-                                   strict=True)]
-        self.insurance: list[frozenset] = [
-            frozenset((c,)) if isinstance(c, str) and c else _EMPTY
-            for c in frame["social_insurance_code"]]
-        self.persons: list[frozenset] = [frozenset((p,)) if p else _EMPTY
-                                         for p in frame["person_id"]]
-        self.dates: list[frozenset] = [
-            frozenset(((int(y), int(mo), int(d)),)) if d == d and mo == mo and y == y
-            else _EMPTY
-            for y, mo, d in zip(frame["birth_year"], frame["birth_month"], frame["birth_day"],
-                                strict=True)]
-        self.sexes: list[frozenset] = [frozenset((x,)) if x in ("M", "F") else _EMPTY
-                                       for x in frame["sex_any"]]
-        self.years: list[frozenset] = [_EMPTY if y != y else frozenset((int(y),))
-                                       for y in frame["birth_year"]]
+        valid = (frame["personal_id_status"] == "valid").to_numpy()
+        self.pids = _Facts([p if ok else None for p, ok in zip(
+            _strings(frame["personal_id"]), valid.tolist(), strict=True)])
+        self.insurance = _Facts(_strings(frame["social_insurance_code"]))
+        self.persons = _Facts(_strings(frame["person_id"]))
+        y, mo, d = (frame[c].to_numpy(float) for c in ("birth_year", "birth_month",
+                                                        "birth_day"))
+        dated = ~(np.isnan(y) | np.isnan(mo) | np.isnan(d))
+        code = np.where(dated, np.nan_to_num(y) * 10_000 + np.nan_to_num(mo) * 100
+                        + np.nan_to_num(d), -1).astype(np.int64)
+        self.dates = _Facts([c if c >= 0 else None for c in code.tolist()], _date)
+        self.sexes = _Facts([x if x in ("M", "F") else None for x in frame["sex_any"].tolist()])
+        self.years = _Facts([None if v != v else int(v) for v in y.tolist()])
         # Rows an analyst declared different people, by row: never one cluster.
-        self.apart: list[frozenset] = [_EMPTY] * n
+        self.apart = _Facts([None] * n)
         if apart is not None:
             for i, j in apart[["i", "j"]].itertuples(index=False):
                 self.apart[int(i)] = self.apart[int(i)] | {int(j)}

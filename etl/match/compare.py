@@ -350,9 +350,17 @@ def columns(frame: pd.DataFrame) -> Columns:
     texts = [frame[c].to_numpy(object) if c in frame else np.full(n, None, dtype=object)
              for c in TEXT_COLUMNS]
     stacked = np.concatenate(texts) if n else np.empty(0, dtype=object)
-    stacked = np.array([v if isinstance(v, str) and v else None for v in stacked], dtype=object)
     codes, vocab = pd.factorize(stacked, use_na_sentinel=True)
     vocab = np.asarray(vocab, dtype=object)
+    # Only non-empty texts are values: anything else (an empty text, a stray number) is missing.
+    # Dropped from the vocabulary after factorizing — per distinct value, not per cell — which
+    # leaves the codes of the rest in their order of first appearance, as if never there.
+    text = np.fromiter((isinstance(v, str) and v != "" for v in vocab), dtype=bool,
+                       count=len(vocab))
+    if not text.all():
+        renumber = np.where(text, np.cumsum(text) - 1, -1)
+        codes = np.where(codes >= 0, renumber[np.maximum(codes, 0)], -1)
+        vocab = vocab[text]
     lengths = np.fromiter((len(str(v)) for v in vocab), dtype=np.int64, count=len(vocab))
     codes = codes.astype(np.int32)
     return Columns({c: codes[k * n:(k + 1) * n] for k, c in enumerate(TEXT_COLUMNS)},

@@ -140,7 +140,7 @@ def score_pairs(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model,
 
 
 def decide(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model, thresholds: Thresholds,
-           group: np.ndarray | None = None, *, cols: dict[str, np.ndarray] | None = None,
+           group: np.ndarray | None = None, *, cols: Columns | None = None,
            fit_priors: bool = False) -> Decided:
     """Decisions for ``pairs`` of ``frame`` rows. ``group`` is each row's person before fuzzy
     linking (identifiers and existing persons joined): the ambiguity rule asks whether two

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from etl.match.clusters import Clusters
-from etl.match.compare import columns, compare, locality_key, phonetic
+from etl.match.compare import Columns, columns, compare, locality_key, phonetic
 from etl.match.decide import (
     LINK,
     LINK_THRESHOLD,
@@ -314,6 +314,7 @@ class Context:
     score: np.ndarray
     stats: dict
     analyst: pd.DataFrame | None = None  # analysts' decisions as row pairs (i, j, same)
+    cols: Columns | None = None  # the frame's comparison columns, built once per run
 
 
 def build_context(batch: pd.DataFrame, master: pd.DataFrame,
@@ -337,11 +338,12 @@ def build_context(batch: pd.DataFrame, master: pd.DataFrame,
     # calibrate the probabilities (:func:`fit_calibration`) but do not move m: answering the
     # review queue must not change what the next full relink links.
     every = ids if is_new.all() else identifier_pairs(frame, np.ones(len(frame), dtype=bool))
-    model = estimate(frame, every[["i", "j"]])
+    cols = columns(frame)
+    model = estimate(frame, every[["i", "j"]], cols=cols)
     model.unscored_pairs = tuple(stats["unscored_pairs"])
     clusters = Clusters(frame, decided[~decided["same"].astype(bool)], list_codes(frame))
     ctx = Context(frame, clusters, model, np.array([""] * len(frame), dtype=object),
-                  np.full(len(frame), np.nan), stats, decided)
+                  np.full(len(frame), np.nan), stats, decided, cols)
     _link_certain(ctx, ids)
     stats.update(identifier_pairs=int(len(ids)), labelled_pairs_for_m=model.labelled_pairs,
                  analyst_decisions=int(len(decided)))
@@ -407,8 +409,8 @@ def link_analysts(ctx: Context) -> None:
 
 def link_fuzzy(ctx: Context, cands: pd.DataFrame, thresholds: Thresholds) -> Decided:
     """Decide every candidate pair and link from the most probable down."""
-    group = np.array([ctx.clusters.find(x) for x in range(len(ctx.frame))])
-    decided = decide(ctx.frame, cands, ctx.model, thresholds, group, fit_priors=True)
+    decided = decide(ctx.frame, cands, ctx.model, thresholds, ctx.clusters.roots(),
+                     cols=ctx.cols, fit_priors=True)
     fit_calibration(ctx.frame, cands, decided, ctx.model, ctx.analyst)
     ci, cj = cands["i"].to_numpy(), cands["j"].to_numpy()
     for k in np.argsort(-decided.posterior, kind="stable"):

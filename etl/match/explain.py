@@ -55,9 +55,10 @@ def explain_pairs(master: pd.DataFrame, decisions: pd.DataFrame | None,
     ctx, cands = build_context(fresh, master.iloc[0:0], decisions)
     frame = ctx.frame
     pos = pd.Series(np.arange(len(frame)), index=frame["record_key"].to_numpy())
-    group = np.array([ctx.clusters.find(x) for x in range(len(frame))])
+    group = ctx.clusters.roots()
     # The run's context first: class priors and the ambiguity rule come from all candidates.
-    decided_all = decide(frame, cands, ctx.model, thresholds, group, fit_priors=True)
+    decided_all = decide(frame, cands, ctx.model, thresholds, group, cols=ctx.cols,
+                         fit_priors=True)
     fit_calibration(frame, cands, decided_all, ctx.model, ctx.analyst)
     link_analysts(ctx)
     at = {(int(i), int(j)): k for k, (i, j) in enumerate(
@@ -66,7 +67,8 @@ def explain_pairs(master: pd.DataFrame, decisions: pd.DataFrame | None,
                           columns=["i", "j"])
     # Pairs no blocking key proposed are decided on their own, with the run's priors.
     unseen = wanted[[(int(i), int(j)) not in at for i, j in wanted.itertuples(index=False)]]
-    others = decide(frame, unseen.reset_index(drop=True), ctx.model, thresholds, group)
+    others = decide(frame, unseen.reset_index(drop=True), ctx.model, thresholds, group,
+                    cols=ctx.cols)
     other_row = {(int(i), int(j)): n for n, (i, j) in enumerate(unseen.itertuples(index=False))}
     now = dict(zip(master["record_key"], master["person_id"], strict=True))
     out = []

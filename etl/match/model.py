@@ -221,12 +221,13 @@ def _weights(m: dict[str, list[float]], u: dict[str, list[float]]) -> dict[str, 
 
 
 def estimate(frame: pd.DataFrame, labelled: pd.DataFrame | None, *, seed: int = 831,
-             sample: int = 100_000) -> Model:
+             sample: int = 100_000, cols: Columns | None = None) -> Model:
     """Estimate the model from ``frame`` (all records in play) and ``labelled`` pairs of row
     positions known to be one person (shared valid identifiers, analysts' "same").
 
     Random pairs are drawn over the records in ``record_key`` order, so the same records give
-    the same model whatever order they arrive in (a run and ``hssk explain`` agree)."""
+    the same model whatever order they arrive in (a run and ``hssk explain`` agree). ``cols``:
+    the frame's comparison columns, when the caller has them already."""
     n = len(frame)
     prior_m, prior_u = _prior("m"), _prior("u")
     if n < 2:
@@ -236,7 +237,7 @@ def estimate(frame: pd.DataFrame, labelled: pd.DataFrame | None, *, seed: int = 
     size = min(sample, n * (n - 1) // 2)
     a, b = order[rng.integers(0, n, size)], order[rng.integers(0, n, size)]
     keep = a != b
-    cols = columns(frame)
+    cols = cols if cols is not None else columns(frame)
     random_levels = compare(take(cols, a[keep]), take(cols, b[keep]))
     share = min(1.0, n / FULL_SAMPLE)
     u = {name: _blended(np.bincount(random_levels[name], minlength=len(c.levels)),
