@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -179,11 +180,10 @@ def map_distinct(series: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
     """``series.map(fn)`` computing ``fn`` once per distinct value: names, dates and addresses
     repeat a lot in a district, so this keeps row-wise parsing cheap. Missing cells reach ``fn``
     as ``None``."""
-    values = series.astype(object).where(series.notna(), None)
-    cache: dict[Any, Any] = {}
-    out = []
-    for v in values:
-        if v not in cache:
-            cache[v] = fn(v)
-        out.append(cache[v])
-    return pd.Series(out, index=series.index, dtype=object)
+    codes, distinct = pd.factorize(series.astype(object), use_na_sentinel=True)
+    mapped = np.empty(len(distinct) + 1, dtype=object)  # the last: what a missing cell gives
+    for k, v in enumerate(distinct.tolist()):
+        mapped[k] = fn(v)
+    if (codes < 0).any():
+        mapped[-1] = fn(None)
+    return pd.Series(mapped[codes], index=series.index, dtype=object)

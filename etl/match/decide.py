@@ -104,13 +104,22 @@ def distinct_codes(a: str, b: str) -> bool:
 
 def codes_differ(frame: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Both rows carry a social-insurance code and the codes are two numbers."""
-    codes = _codes(frame, "social_insurance_code")
+    codes, vocab = pd.factorize(frame["social_insurance_code"], use_na_sentinel=True)
     both = np.flatnonzero((codes[i] >= 0) & (codes[j] >= 0) & (codes[i] != codes[j]))
     out = np.zeros(len(i), dtype=bool)
-    if len(both):
-        text = frame["social_insurance_code"].to_numpy(object)
-        out[both] = [distinct_codes(str(text[a]), str(text[b]))
-                     for a, b in zip(i[both], j[both], strict=True)]
+    if not len(both):
+        return out
+    # :func:`distinct_codes` on character matrices, a block of pairs at a time (hundreds of
+    # thousands of candidates carry two codes): equal lengths and at most one differing place.
+    # Shorter codes are padded with NUL, which two codes of one length share.
+    text = [str(v) for v in vocab]
+    width = max(1, *map(len, text))
+    chars = np.array(text, dtype=f"<U{width}").view(np.uint32).reshape(len(text), width)
+    lengths = np.fromiter(map(len, text), dtype=np.int64, count=len(text))
+    for start in range(0, len(both), PAIR_BLOCK):
+        at = both[start:start + PAIR_BLOCK]
+        a, b = codes[i[at]], codes[j[at]]
+        out[at] = (lengths[a] != lengths[b]) | ((chars[a] != chars[b]).sum(axis=1) > 1)
     return out
 
 
