@@ -69,30 +69,43 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     out = as_objects(frame.reset_index(drop=True))
     for part in ("given", "family"):
         out[f"{part}_ph"] = map_distinct(out[f"{part}_key"], phonetic)
-    sexes = []
-    for sex, pid, status in zip(out["sex"], out["personal_id"], out["personal_id_status"],
-                                strict=True):
-        if sex in ("M", "F"):
-            sexes.append(sex)
-        elif pid and status == "valid":
-            implied = implied_by_personal_id(pid)
-            sexes.append(implied[1] if implied else None)
-        else:
-            sexes.append(None)
+    stated = out["sex"].isin(["M", "F"]).to_numpy()
+    sexes = np.where(stated, out["sex"].to_numpy(object), None)
+    implied = ~stated & (out["personal_id_status"] == "valid").to_numpy() & np.array(
+        [bool(p) for p in out["personal_id"].tolist()])
+    sexes[implied] = map_distinct(out["personal_id"][implied], _implied_sex).to_numpy(object)
     out["sex_any"] = sexes
     out["given_marked"] = map_distinct(out["full_name"], lambda v: _marked_part(v, -1))
     out["family_marked"] = map_distinct(out["full_name"], lambda v: _marked_part(v, 0))
     # The household head says something about a person only when it is someone else: a head's
     # own name repeated in the head column is no extra evidence.
-    own = [" ".join(x for x in (f, m, g) if x) for f, m, g in
-           zip(out["family_key"], out["middle_key"], out["given_key"], strict=True)]
-    out["head_other"] = [h if h and h != o else None
-                         for h, o in zip(out["household_head_key"], own, strict=True)]
+    own = _joined(out["family_key"], out["middle_key"], out["given_key"])
+    head = out["household_head_key"].to_numpy(object)
+    has_head = np.array([bool(h) for h in head.tolist()], dtype=bool)
+    out["head_other"] = np.where(has_head & (head != own), head, None)
     places = pd.Series(list(zip(out["address_key"], out["commune_code"], strict=True)),
                        dtype=object)
     out["locality"] = map_distinct(places, lambda ac: locality_key(*ac)).to_numpy(object)
     for col in ("birth_year", "birth_month", "birth_day"):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    return out
+
+
+def _implied_sex(pid: str | None) -> str | None:
+    implied = implied_by_personal_id(pid) if pid else None
+    return implied[1] if implied else None
+
+
+def _joined(*parts: pd.Series) -> np.ndarray:
+    """Per row, the non-empty parts joined by spaces (``" ".join(p for p in parts if p)``),
+    column by column rather than row by row."""
+    out = np.full(len(parts[0]), "", dtype=object)
+    for part in parts:
+        text = part.to_numpy(object)
+        present = np.array([bool(t) for t in text.tolist()], dtype=bool)
+        started = out != ""
+        out = np.where(present & started, out + " " + np.where(present, text, ""),
+                       np.where(present, text, out))
     return out
 
 
