@@ -16,13 +16,16 @@ from etl.extract.read import FileNote, Part
 from etl.stage import FILE_COLUMNS, RECORD_COLUMNS, REJECT_COLUMNS, StageData, empty
 
 
-def latest_per_key(records: list[dict[str, object]]):  # type: ignore[no-untyped-def]
+def latest_per_key(records: list[dict[str, object]]
+                   ) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     """One record per business key in a batch: a month exported twice (the correction after the
-    original) keeps the later file's episode; the earlier one is rejected as superseded."""
-    last: dict[object, int] = {}
-    for i, r in enumerate(records):
-        last[r["record_key"]] = i
-    kept, superseded = [], []
+    original) keeps the later file's episode; the earlier one is rejected as superseded.
+    Returns the records kept and the rejects of those superseded."""
+    last = {r["record_key"]: i for i, r in enumerate(records)}
+    if len(last) == len(records):  # every key once (a registry's rows): nothing superseded
+        return list(records), []
+    kept: list[dict[str, object]] = []
+    superseded: list[dict[str, object]] = []
     for i, r in enumerate(records):
         if last[r["record_key"]] == i:
             kept.append(r)
@@ -68,7 +71,8 @@ class Chunk:
     def stage(self) -> StageData:
         records, superseded = latest_per_key(self.records)
         rejects = self.rejects + superseded
-        kept = {(r["record_key"], r["file_sha256"]) for r in records}
+        tables = {name: rows for name, rows in self.tables.items() if rows}
+        kept = {(r["record_key"], r["file_sha256"]) for r in records} if tables else set()
         return StageData(
             "extract",
             pd.DataFrame(self.file_rows, columns=FILE_COLUMNS),
@@ -76,6 +80,6 @@ class Chunk:
             pd.DataFrame(rejects, columns=REJECT_COLUMNS) if rejects else empty(REJECT_COLUMNS),
             tables={name: pd.DataFrame([r for r in rows
                                         if (r["record_key"], r["file_sha256"]) in kept])
-                    for name, rows in self.tables.items() if rows},
+                    for name, rows in tables.items()},
             meta={"notes": [n.__dict__ for n in self.notes]},
         )

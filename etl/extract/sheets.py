@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -23,7 +24,12 @@ from pathlib import Path
 
 from etl.errors import SourceError
 from etl.extract.mapping import Mapping, header_key
-from etl.extract.structure import header_words, is_blankish, structure_reason
+from etl.extract.structure import (
+    BLANKISH_LONGEST,
+    TableStructure,
+    header_words,
+    is_blankish,
+)
 from etl.extract.tabular import (
     MAX_HEADER_BAND,
     MAX_HEADER_SEARCH,
@@ -31,6 +37,7 @@ from etl.extract.tabular import (
     HeaderMatch,
     Sheet,
     cell_text,
+    cell_texts,
     detect_fonts,
     find_header,
     is_footer_text,
@@ -52,6 +59,8 @@ _ADDRESS_PARTS = ("village", "commune_name", "district_name", "province_name")
 # chunk, so chunks stay close to the size asked for.
 HEAD_ROWS = 20_000
 PART_ROWS = 5_000
+# What a mapped column's value does in its record (``_Table.fields``).
+_IDENTITY, _EXTRA, _LEGEND, _MARK = "identity", "extra", "legend", "mark"
 
 
 @dataclass
@@ -82,9 +91,23 @@ class WorkbookResult:
         return sum(sum(s.structure.values()) for s in self.sheets)
 
 
+# json.dumps(obj, ensure_ascii=False) and the hash's canonical form (keys sorted, no spaces),
+# as encoders built once: the same text, without a new encoder for each of a million rows.
+_to_json = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+_canonical_json = json.JSONEncoder(ensure_ascii=False, check_circular=False, sort_keys=True,
+                                   separators=(",", ":")).encode
+# A text as a JSON string, the escaping both encoders apply to every key and text.
+_json_string = json.encoder.encode_basestring
+
+
 def record_hash(raw: dict[str, object]) -> str:
-    payload = json.dumps(raw, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+    """A source record's content hash: the same cells under the same headers give the same
+    hash in any file (the re-run of yesterday's file changes nothing)."""
+    return _digest(_canonical_json(raw))
+
+
+def _digest(canonical: str) -> str:
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
 def read_tabular(path: Path, sha: str, mappings: dict[str, Mapping], kind: str | None,
@@ -319,77 +342,161 @@ class _Table:
     """How the data rows under one header become records: worked out once from the header and
     the rows above it, then applied row by row (``take``), so a streamed CSV file's parts are
     read exactly as its whole would be. Records gather in ``records``, rows of form structure
-    are counted in ``result.structure``."""
+    are counted in ``result.structure``.
+
+    ``take`` runs once per row of a million-row registry: whatever depends only on the table
+    (what each column does, the raw keys, the provenance every record shares) is settled here.
+    """
 
     def __init__(self, path: Path, sha: str, sheet_name: str, result: SheetResult, reader: str,
                  title: str | None, book_legends: dict[str, dict[str, str]],
                  data_rows: Callable[[], Iterable[list[object]]]) -> None:
         match = result.match
         assert match is not None
-        self.path, self.sha, self.sheet_name, self.result = path, sha, sheet_name, result
-        self.reader, self.title, self.match = reader, title, match
+        self.result, self.match, self.csv = result, match, reader == "csv"
+        self.sheet_name = sheet_name
         headers = match.headers
-        self.serial_col = next((i for i, h in enumerate(headers)
-                                if fold(h).replace(".", "").replace(" ", "") in _SERIAL_HEADERS
-                                and i not in match.columns), None)
-        self.legends = {col: book_legends[header_key(headers[col])] for col in match.columns
-                        if header_key(headers[col]) in book_legends}
-        self.marks = _mark_columns(match, data_rows)
-        self.only_female_marks = set(self.marks.values()) == {"sex_female"}
-        self.words = header_words(headers, next((c for c, f in match.columns.items()
-                                                 if f == "full_name"), None))
+        serial_col = next((i for i, h in enumerate(headers)
+                           if fold(h).replace(".", "").replace(" ", "") in _SERIAL_HEADERS
+                           and i not in match.columns), None)
+        legends = {col: book_legends[header_key(headers[col])] for col in match.columns
+                   if header_key(headers[col]) in book_legends}
+        marks = _mark_columns(match, data_rows)
+        self.only_female_marks = set(marks.values()) == {"sex_female"}
+        words = header_words(headers, next((c for c, f in match.columns.items()
+                                            if f == "full_name"), None))
+        self.structure = TableStructure(match.columns, words, serial_col)
+        # Per mapped column (one per field), in order: its field, its position, what its value
+        # does and with what (the value a mark means, the legend, whether blanks are cleared).
+        self.fields: list[tuple[str, int, str, object]] = []
+        for col, name in match.columns.items():
+            if col in marks:
+                self.fields.append((name, col, _MARK, MARK_COLUMNS[marks[col]]))
+            elif col in legends:
+                self.fields.append((name, col, _LEGEND, legends[col]))
+            elif name in IDENTITY_COLUMNS:
+                self.fields.append((name, col, _IDENTITY, name != "sex"))
+            else:
+                self.fields.append((name, col, _EXTRA, None))
+        self.raw = _RawCells(headers)
+        kind = match.mapping.kind
+        self.record_key = f"{kind}:{sha[:16]}:"
+        self.blank: dict[str, object] = dict.fromkeys(RECORD_COLUMNS)
+        self.provenance = {"source_kind": kind, "source_file": path.name, "file_sha256": sha,
+                           "sheet": None if self.csv else sheet_name, "sheet_title": title}
         self.records: list[dict[str, object]] = []
 
     def take(self, index: int, row: list[object], first_row: int = 1) -> bool:
         """Read row ``index`` of the sheet (0-based; the sheet's row ``first_row + index``);
         ``False`` at the footer, where the table ends."""
-        match, result = self.match, self.result
-        texts = [cell_text(v) for v in row]
-        if is_footer_text(texts):
-            result.footer_row = first_row + index
+        texts = cell_texts(row)
+        filled = list(filter(None, texts))
+        if not filled:
+            return True
+        if len(filled) <= 3 and is_footer_text(filled):
+            self.result.footer_row = first_row + index
             return False
-        if not any(texts):
-            return True
-        values = {name: texts[col] if col < len(texts) else None
-                  for col, name in match.columns.items()}
-        serial_col = self.serial_col
-        serial = texts[serial_col] if serial_col is not None and serial_col < len(texts) else None
-        reason = structure_reason(texts, values, self.words, serial)
+        reason = self.structure.reason(texts, filled)
         if reason:
-            result.structure[reason] += 1
+            self.result.structure[reason] += 1
             return True
-        kind, headers, marks, legends = match.mapping.kind, match.headers, self.marks, self.legends
-        excel_row = first_row + index
-        locator = f"row={index - match.data_start + 1}" if self.reader == "csv" \
-            else f"{self.sheet_name}!{excel_row}"
-        raw = {(headers[i] if i < len(headers) and headers[i] else f"col{i + 1}"): t
-               for i, t in enumerate(texts) if t is not None}
-        record: dict[str, object] = dict.fromkeys(RECORD_COLUMNS)
+        width = len(texts)
+        record = self.blank.copy()
         extra: dict[str, str] = {}
-        for col, name in match.columns.items():
-            value = values[name]
-            if col in marks:
-                if value is not None and fold(value) in _MARKS and record["sex"] is None:
-                    record["sex"] = MARK_COLUMNS[marks[col]]
-            elif col in legends and value is not None:
-                record[name] = legends[col].get(value, value)
-            elif name in IDENTITY_COLUMNS:
-                record[name] = None if is_blankish(value) and name != "sex" else value
-            elif value is not None:
+        for name, col, does, how in self.fields:
+            value = texts[col] if col < width else None
+            if does is _IDENTITY:  # (a cell text is trimmed: when long, no placeholder)
+                record[name] = value if value is None or not how or \
+                    len(value) > BLANKISH_LONGEST or not is_blankish(value) else None
+            elif value is None:
+                if does is _LEGEND and name in IDENTITY_COLUMNS:
+                    # empty, as an identity column's empty cell: a sex a mark gave is undone
+                    record[name] = None
+            elif does is _EXTRA:
                 extra[name] = value
+            elif does is _LEGEND:
+                record[name] = how.get(value, value)  # type: ignore[attr-defined]
+            elif record["sex"] is None and fold(value) in _MARKS:  # a mark column
+                record["sex"] = how
         if record["sex"] is None and self.only_female_marks:
             record["sex"] = "Nam"
-        _complete_birth_date(record, extra)
-        _complete_address(record, extra)
-        record.update(
-            source_kind=kind, source_file=self.path.name, file_sha256=self.sha, locator=locator,
-            sheet=self.sheet_name if self.reader != "csv" else None, row_number=excel_row,
-            record_key=f"{kind}:{self.sha[:16]}:{locator}", record_hash=record_hash(raw),
-            extra=json.dumps(extra, ensure_ascii=False) if extra else None,
-            raw=json.dumps(raw, ensure_ascii=False), sheet_title=self.title,
-        )
+        if extra:
+            _complete_birth_date(record, extra)
+            _complete_address(record, extra)
+        raw, canonical = self.raw.json(texts, filled)
+        excel_row = first_row + index
+        locator = f"row={index - self.match.data_start + 1}" if self.csv \
+            else f"{self.sheet_name}!{excel_row}"
+        record.update(self.provenance, locator=locator, row_number=excel_row,
+                      record_key=self.record_key + locator, record_hash=_digest(canonical),
+                      extra=_to_json(extra) if extra else None, raw=raw)
         self.records.append(record)
         return True
+
+
+class _RawCells:
+    """A row's filled cells under their headers (``raw``) as JSON: the text stored in ``raw``
+    and the canonical form ``record_hash`` hashes, the very texts ``_to_json`` and
+    ``_canonical_json`` write for the dict ``{header: text}`` — without building it.
+
+    Which cells are filled repeats from row to row (all of them, or the same few left empty),
+    so the JSON around the cells (keys, separators, the sorted order) is laid out once per
+    pattern of filled cells (``_Layout``), and a row's texts are only escaped and put in place.
+    """
+
+    PATTERNS = 1024  # layouts kept; a file whose rows fill cells at random lays out every row
+
+    def __init__(self, headers: list[str]) -> None:
+        # A cell's key: its header, or its position when under an empty header or past the end.
+        self.keys = [h or f"col{i + 1}" for i, h in enumerate(headers)]
+        self.layouts: dict[tuple[bool, ...], _Layout] = {}
+
+    def json(self, texts: list[str | None], filled: list[str]) -> tuple[str, str]:
+        """``raw`` and its canonical form for a row's ``cell_texts`` (``filled``: those not
+        ``None``, in order)."""
+        pattern = tuple(map(bool, texts))
+        layout = self.layouts.get(pattern)
+        if layout is None:
+            layout = self._layout(pattern)
+        cells = list(map(_json_string, filled))
+        return layout.raw % layout.raw_cells(cells), layout.canonical % layout.sorted_cells(cells)
+
+    def _layout(self, pattern: tuple[bool, ...]) -> _Layout:
+        keys = self.keys
+        keys.extend(f"col{i + 1}" for i in range(len(keys), len(pattern)))
+        # As a dict built cell by cell: a key repeated (two columns under one header) keeps
+        # its first place and the last cell's text.
+        cell_of: dict[str, int] = {}
+        for n, column in enumerate([i for i, full in enumerate(pattern) if full]):
+            cell_of[keys[column]] = n
+        ordered = sorted(cell_of)
+        layout = _Layout(
+            "{" + ", ".join(_json_string(k).replace("%", "%%") + ": %s" for k in cell_of) + "}",
+            _picker([cell_of[k] for k in cell_of]),
+            "{" + ",".join(_json_string(k).replace("%", "%%") + ":%s" for k in ordered) + "}",
+            _picker([cell_of[k] for k in ordered]))
+        if len(self.layouts) < self.PATTERNS:
+            self.layouts[pattern] = layout
+        return layout
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The JSON of ``raw`` and of its canonical form for one pattern of filled cells, as
+    %-templates, and which escaped cells fill each template's places in order."""
+
+    raw: str
+    raw_cells: Callable[[list[str]], tuple[str, ...]]
+    canonical: str
+    sorted_cells: Callable[[list[str]], tuple[str, ...]]
+
+
+def _picker(positions: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
+    """The items at ``positions`` of a list, always as a tuple (``itemgetter`` of one position
+    gives the item itself, of none is an error)."""
+    if len(positions) > 1:
+        return operator.itemgetter(*positions)  # type: ignore[return-value]
+    return lambda cells: tuple(cells[p] for p in positions)
 
 
 def _complete_birth_date(record: dict[str, object], extra: dict[str, str]) -> None:

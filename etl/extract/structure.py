@@ -21,7 +21,6 @@ from etl.text import fold
 IDENTITY_FIELDS = ("full_name", "birth_date", "birth_year", "personal_id", "cmnd", "passport",
                    "id_document", "social_insurance_code", "insurance_card",
                    "facility_patient_id")
-IDENTIFYING_FIELDS = tuple(f for f in IDENTITY_FIELDS if f != "full_name")
 
 # What a formula or an empty lookup shows in place of a value.
 BLANKISH = frozenset({"0", "0.0", "-", "--", "#n/a", "#ref!", "#value!", "#name?", "#div/0!",
@@ -38,23 +37,26 @@ _HEADING = re.compile(
 _NOT_A_NAME = re.compile(r"[\d:;()\[\]*•=+/\\]|^[-–]")
 
 
-_BLANKISH_LONGEST = max(map(len, BLANKISH))
+# A trimmed text longer than this is no placeholder: most cells (names, numbers) are let
+# through on their length alone.
+BLANKISH_LONGEST = max(map(len, BLANKISH))
 
 
 def is_blankish(text: str | None) -> bool:
     if text is None:
         return True
-    # called for every mapped cell of every row: most cells are names and numbers, too long
-    # to be a placeholder once trimmed, and are let through without lower-casing them
-    if len(text) > _BLANKISH_LONGEST and not text[0].isspace() and not text[-1].isspace():
+    if len(text) > BLANKISH_LONGEST and not text[0].isspace() and not text[-1].isspace():
         return False
     return text.strip().lower() in BLANKISH
 
 
 def _column_numbers(texts: list[str]) -> bool:
     """"A B 1 2 3 …" or "(1) (2) (3)": short labels whose numbers climb."""
-    if len(texts) < 3 or not all(_COLUMN_NUMBER.match(t.strip()) for t in texts):
+    if len(texts) < 3:
         return False
+    for t in texts:  # asked of every row: a person's row answers by its first few cells
+        if not _COLUMN_NUMBER.match(t.strip()):
+            return False
     numbers = [int(t.strip("()")) for t in texts if t.strip("()").isdigit()]
     return len(numbers) >= 2 and all(b > a for a, b in zip(numbers, numbers[1:], strict=False))
 
@@ -97,30 +99,44 @@ def _repeated_header(texts: list[str | None], words: HeaderWords) -> bool:
     return len(filled) >= 2 and same >= max(2, (len(filled) + 1) // 2)
 
 
-def structure_reason(texts: list[str | None], fields: dict[str, str | None],
-                     words: HeaderWords, serial: str | None) -> str | None:
-    """Why this row is table structure (``column-numbers``, ``repeated-header``, ``section``,
-    ``note``, ``no-identity``), or ``None`` for a row that may be a person.
+class TableStructure:
+    """How the rows of one table are told from people: the columns of its identity fields, its
+    header texts and its STT column, worked out once per table (``reason`` runs on every row of
+    a million-row registry, so nothing about the columns is looked up again per row).
 
-    ``texts`` are the row's cells as text, ``fields`` the values of its mapped fields, ``words``
-    the table's header texts per column (``header_words``) and ``serial`` the row's STT cell.
+    ``columns`` maps column → field, one column per field (``Mapping.match_headers``).
     """
-    filled = [t for t in texts if t]
-    if _column_numbers(filled):
-        return "column-numbers"
-    identity = {f: fields.get(f) for f in IDENTITY_FIELDS if not is_blankish(fields.get(f))}
-    if identity.get("full_name") and _repeated_header(texts, words):
-        return "repeated-header"
-    if not identity:
-        return "no-identity"
-    if any(f in identity for f in IDENTIFYING_FIELDS):
+
+    def __init__(self, columns: dict[int, str], words: HeaderWords,
+                 serial_column: int | None) -> None:
+        self.identity = [(name, col) for col, name in columns.items() if name in IDENTITY_FIELDS]
+        self.words, self.serial_column = words, serial_column
+
+    def reason(self, texts: list[str | None], filled: list[str]) -> str | None:
+        """Why this row is table structure (``column-numbers``, ``repeated-header``,
+        ``section``, ``note``, ``no-identity``), or ``None`` for a row that may be a person.
+
+        ``texts`` are the row's cells as text (``cell_text``), ``filled`` those not empty.
+        """
+        if _column_numbers(filled):
+            return "column-numbers"
+        width = len(texts)
+        identity = {f: texts[col] for f, col in self.identity
+                    if col < width and not is_blankish(texts[col])}
+        if identity.get("full_name") and _repeated_header(texts, self.words):
+            return "repeated-header"
+        if not identity:
+            return "no-identity"
+        if len(identity) > ("full_name" in identity):  # an identifying field besides the name
+            return None
+        # Only a name: a section heading, a sub-total or a note typed in the name column?
+        name = fold(identity["full_name"] or "")
+        serial = self.serial_column
+        serial_text = texts[serial] if serial is not None and serial < width else None
+        if serial_text and _SECTION_MARK.match(fold(serial_text)):
+            return "section"
+        if _HEADING.match(name):
+            return "section"
+        if _NOT_A_NAME.search(name) or len(name.split()) > 7:
+            return "note"
         return None
-    # Only a name: a section heading, a sub-total or a note typed in the name column?
-    name = fold(identity["full_name"] or "")
-    if serial and _SECTION_MARK.match(fold(serial)):
-        return "section"
-    if _HEADING.match(name):
-        return "section"
-    if _NOT_A_NAME.search(name) or len(name.split()) > 7:
-        return "note"
-    return None

@@ -123,6 +123,18 @@ def cell_text(value: object) -> str | None:
     return text or None
 
 
+def cell_texts(row: list[object]) -> list[str | None]:
+    """``cell_text`` of every cell of a row. A row all of text (every row of a CSV file, a
+    million of them) is done in one pass without a call per cell."""
+    try:
+        "".join(row)  # type: ignore[arg-type]  # a TypeError unless every cell is a str
+    except TypeError:
+        return [cell_text(v) for v in row]
+    nfc = unicodedata.normalize
+    return [(v if v.isascii() else nfc("NFC", v)).strip() or None  # type: ignore[union-attr]
+            for v in row]
+
+
 def _refuse(path: Path, slug: str, message: str, hint: str | None = None) -> SourceError:
     """A file-scope problem: one line naming the file, a hint, and a reject slug for the file
     (``exc.slug``; extract falls back to ``unreadable-file``)."""

@@ -1,13 +1,16 @@
 """Reading registry extracts as they arrive: encodings, delimiters, title rows, synonyms."""
 
 import csv
+import hashlib
 import io
+import json
+import random
 import unicodedata
 
 import pytest
 from openpyxl import Workbook
 
-from etl.extract import expand_paths, extract_files
+from etl.extract import expand_paths, extract_files, sheets
 from etl.text.legacy import unicode_to_tcvn3
 
 HEADERS = ["STT", "Số định danh cá nhân", "Họ, chữ đệm và tên", "Ngày, tháng, năm sinh",
@@ -127,3 +130,28 @@ def test_same_content_same_record_hash(tmp_path):
     b = extract_files([write_csv(tmp_path / "a.csv", HEADERS, ROWS)]).data.records
     assert list(a["record_hash"]) == list(b["record_hash"])
     assert list(a["record_key"]) == list(b["record_key"])
+
+
+@pytest.mark.parametrize("layouts", [1024, 1])
+def test_raw_and_record_hash_are_the_cells_under_their_headers(tmp_path, monkeypatch, layouts):
+    """``raw`` is json.dumps of {header: cell} and ``record_hash`` the hash of its sorted form,
+    whatever the headers (repeated, empty, named like a column's position, with % or quotes)
+    and the cells (escapes, emoji, past the header's end, a different set filled each row)."""
+    monkeypatch.setattr(sheets._RawCells, "PATTERNS", layouts)
+    headers = [*HEADERS, "Ghi chú", "", "Tỷ lệ %", 'Mã "x"', "Ghi chú", "a\\b", "col8"]
+    texts = ["%s", 'nói "không"', "tab\there", "😀 x", "%%", "x\\y", "line\u2028end", " 7 "]
+    rng = random.Random(5)
+    rows = [ROWS[k % 2] + [rng.choice([*texts, "", ""]) for _ in range(7 + rng.choice([0, 0, 3]))]
+            for k in range(80)]
+    records = extract_files([write_csv(tmp_path / "a.csv", headers, rows)]).data.records
+    assert len(records) == len(rows)
+    for row, raw, digest in zip(rows, records["raw"], records["record_hash"], strict=True):
+        cells: dict[str, str] = {}
+        for i, text in enumerate(row):
+            if text.strip():
+                cells[headers[i] if i < len(headers) and headers[i] else f"col{i + 1}"] = \
+                    text.strip()
+        assert raw == json.dumps(cells, ensure_ascii=False)
+        canonical = json.dumps(cells, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        assert digest == hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+        assert digest == sheets.record_hash(cells)
