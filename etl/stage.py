@@ -165,8 +165,19 @@ def records_as_dicts(df: pd.DataFrame) -> list[dict[str, object]]:
 
 def as_objects(df: pd.DataFrame) -> pd.DataFrame:
     """The frame with object columns whose missing cells are ``None`` (see :func:`value`)."""
-    out = df.astype(object)
-    return out.where(df.notna(), None)
+    arrays = []
+    for k in range(df.shape[1]):
+        column = df.iloc[:, k]
+        values = column.to_numpy(object)
+        missing = column.isna().to_numpy()
+        if missing.any():
+            values = values.copy()  # an object column hands out its own array
+            values[missing] = None
+        arrays.append(values)
+    # Column by column: frame-wide astype and where copy every cell twice.
+    out = pd.DataFrame(dict(enumerate(arrays)), index=df.index, dtype=object)
+    out.columns = df.columns
+    return out
 
 
 def key_in(series: pd.Series, keys: Collection[object]) -> pd.Series:

@@ -46,6 +46,18 @@ class _Facts:
     def __setitem__(self, root: int, facts: frozenset) -> None:
         self.merged[root] = facts
 
+    def first(self, rows: np.ndarray) -> np.ndarray:
+        """One fact of each of ``rows`` (ascending), or ``None``: for facts a cluster holds at
+        most one of (its person), without building a set per row."""
+        out = np.array(self.single, dtype=object)[rows]
+        if self.merged:
+            merged = np.fromiter(self.merged, dtype=np.int64, count=len(self.merged))
+            at = np.searchsorted(rows, merged)
+            hit = at < len(rows)
+            hit[hit] = rows[at[hit]] == merged[hit]
+            out[at[hit]] = [next(iter(self.merged[r]), None) for r in merged[hit].tolist()]
+        return out
+
 
 class _Kin:
     """Per root, given names by mother and by household head ({("m", mother): {given}}): a

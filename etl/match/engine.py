@@ -71,8 +71,8 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
         out[f"{part}_ph"] = map_distinct(out[f"{part}_key"], phonetic)
     stated = out["sex"].isin(["M", "F"]).to_numpy()
     sexes = np.where(stated, out["sex"].to_numpy(object), None)
-    implied = ~stated & (out["personal_id_status"] == "valid").to_numpy() & np.array(
-        [bool(p) for p in out["personal_id"].tolist()])
+    implied = (~stated & (out["personal_id_status"] == "valid").to_numpy()
+               & out["personal_id"].to_numpy(object).astype(bool))
     sexes[implied] = map_distinct(out["personal_id"][implied], _implied_sex).to_numpy(object)
     out["sex_any"] = sexes
     out["given_marked"] = map_distinct(out["full_name"], lambda v: _marked_part(v, -1))
@@ -81,7 +81,7 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     # own name repeated in the head column is no extra evidence.
     own = _joined(out["family_key"], out["middle_key"], out["given_key"])
     head = out["household_head_key"].to_numpy(object)
-    has_head = np.array([bool(h) for h in head.tolist()], dtype=bool)
+    has_head = head.astype(bool)
     out["head_other"] = np.where(has_head & (head != own), head, None)
     places = pd.Series(list(zip(out["address_key"], out["commune_code"], strict=True)),
                        dtype=object)
@@ -102,7 +102,7 @@ def _joined(*parts: pd.Series) -> np.ndarray:
     out = np.full(len(parts[0]), "", dtype=object)
     for part in parts:
         text = part.to_numpy(object)
-        present = np.array([bool(t) for t in text.tolist()], dtype=bool)
+        present = text.astype(bool)
         started = out != ""
         out = np.where(present & started, out + " " + np.where(present, text, ""),
                        np.where(present, text, out))
@@ -192,8 +192,8 @@ def blocking_keys(frame: pd.DataFrame) -> dict[str, pd.Series]:
         return frame[col].astype(float)
 
     date = _key(number("birth_year"), number("birth_month"), number("birth_day"))
-    both_names = pd.Series([" ".join(sorted(x for x in (f, g) if x)) or None for f, g in zip(
-        frame["family_ph"], frame["given_ph"], strict=True)], index=frame.index, dtype=object)
+    both_names = pd.Series(_either_order(frame["family_ph"], frame["given_ph"]),
+                           index=frame.index, dtype=object)
     return {
         # The core: same name (phonetically) and birth year at most one apart.
         "family+given+year": _key(frame["family_ph"], frame["given_ph"], years(0)),
@@ -222,6 +222,21 @@ def blocking_keys(frame: pd.DataFrame) -> dict[str, pd.Series]:
         # Slips in names and date: the numbers of a street address (house number, postcode).
         "address numbers": map_distinct(frame["address_key"], _address_numbers),
     }
+
+
+def _either_order(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Per row, the two names in sorted order joined by a space (one alone if the other is
+    missing, ``None`` if both are): ``" ".join(sorted(x for x in (a, b) if x)) or None``,
+    column by column."""
+    x, y = a.to_numpy(object), b.to_numpy(object)
+    has_x, has_y = x.astype(bool), y.astype(bool)
+    both = np.flatnonzero(has_x & has_y)
+    out = np.where(has_x, x, np.where(has_y, y, None))
+    if len(both):
+        first, second = x[both], y[both]
+        swap = second < first
+        out[both] = np.where(swap, second, first) + " " + np.where(swap, first, second)
+    return out
 
 
 def _address_numbers(address: str | None) -> str | None:
@@ -339,7 +354,7 @@ def build_context(batch: pd.DataFrame, master: pd.DataFrame,
     master = master[~key_in(master["record_key"], set(batch["record_key"][~is_known]))]
     parts = [p for p in (master.assign(_new=False), batch[~is_known].assign(_new=True))
              if len(p)]
-    frame = pd.concat(parts, ignore_index=True) if parts else batch.assign(_new=True)
+    frame = _stacked(parts) if parts else batch.assign(_new=True)
     # Rows in record_key order: ties between equally probable links fall the same way whatever
     # order the records arrived in (a run, its chunks and a full relink agree).
     frame = prepare(frame.sort_values("record_key", kind="stable").reset_index(drop=True))
@@ -361,6 +376,17 @@ def build_context(batch: pd.DataFrame, master: pd.DataFrame,
     stats.update(identifier_pairs=int(len(ids)), labelled_pairs_for_m=model.labelled_pairs,
                  analyst_decisions=int(len(decided)))
     return ctx, cands
+
+
+def _stacked(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The frames one under the other, every column as objects (what :func:`prepare` makes of
+    them anyway): pandas' concat of a batch's nullable integers under a master's floats
+    checked a million cells one by one for being missing."""
+    names = list(dict.fromkeys(c for p in parts for c in p.columns))
+    return pd.DataFrame({c: np.concatenate([p[c].to_numpy(object) if c in p
+                                            else np.full(len(p), None, dtype=object)
+                                            for p in parts])
+                         for c in names}, dtype=object)
 
 
 def _link_certain(ctx: Context, ids: pd.DataFrame) -> None:
@@ -479,14 +505,18 @@ def assign_persons(ctx: Context) -> np.ndarray:
     roots = ctx.clusters.roots()
     keys = ctx.frame["record_key"].to_numpy(object)
     # a new person's id comes from its smallest record key (new_person_id takes the minimum):
-    # the keys' sort ranks, least per cluster (integers group fast; strings do not)
-    rank, ordered = pd.factorize(keys, sort=True)
+    # the keys' sort ranks, least per cluster (integers group fast; strings do not). The
+    # frame is in record-key order already (build_context), so its positions are the ranks.
+    if pd.Index(keys).is_monotonic_increasing:
+        rank, ordered = np.arange(len(keys)), keys
+    else:
+        rank, ordered = pd.factorize(keys, sort=True)
     first = pd.Series(rank).groupby(roots).min()
-    person_of_root = {}
-    for root, r in zip(first.index.tolist(), first.tolist(), strict=True):
-        persons = ctx.clusters.persons[root]
-        person_of_root[root] = next(iter(persons)) if persons else new_person_id((ordered[r],))
-    return pd.Series(roots).map(person_of_root).to_numpy(object)
+    cluster_roots = first.index.to_numpy(np.int64)
+    person = ctx.clusters.persons.first(cluster_roots)
+    new = np.flatnonzero(pd.isna(person))
+    person[new] = [new_person_id((ordered[r],)) for r in first.to_numpy()[new].tolist()]
+    return person[np.searchsorted(cluster_roots, roots)]
 
 
 def resolve(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresholds,
