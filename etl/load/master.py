@@ -36,17 +36,21 @@ def read_master(engine: Engine | None) -> pd.DataFrame:
     stored = [c for c in MASTER_COLUMNS if c != "file_key" and c in source_records.c]
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
-            master = _sqlite_master(conn, stored)
+            columns = _sqlite_master(conn, stored)
         else:
-            master = _rows_master(conn, engine, stored)
-    for c in MASTER_COLUMNS:
-        if c not in master:
-            master[c] = None
-    master = master[MASTER_COLUMNS]
-    return master.sort_values("record_key", kind="stable").reset_index(drop=True)
+            columns = _rows_master(conn, engine, stored)
+    n = len(columns["record_key"])
+    if not n:
+        return empty_master()
+    order = np.argsort(columns["record_key"], kind="stable")
+    # Built once, in its final order and shape: pandas' reorder, sort and reset of a million
+    # rows copied every column three times.
+    return pd.DataFrame({c: columns[c][order] if c in columns else np.full(n, None, dtype=object)
+                         for c in MASTER_COLUMNS}, copy=False)
 
 
-def _rows_master(conn: sa.Connection, engine: Engine, stored: list[str]) -> pd.DataFrame:
+def _rows_master(conn: sa.Connection, engine: Engine, stored: list[str]
+                 ) -> dict[str, np.ndarray]:
     columns = [source_records.c[c] for c in stored]
     # The file's content hash, as a batch names its own files: two rows of one list are
     # recognised whether or not one of them is already loaded.
@@ -57,11 +61,12 @@ def _rows_master(conn: sa.Connection, engine: Engine, stored: list[str]) -> pd.D
     cursor.execute(sql)
     rows = cursor.fetchall()
     cursor.close()
-    return pd.DataFrame(rows, columns=[*stored, "file_key"])
+    frame = pd.DataFrame(rows, columns=[*stored, "file_key"])
+    return {c: frame[c].to_numpy() for c in frame.columns}
 
 
-def _sqlite_master(conn: sa.Connection, stored: list[str]) -> pd.DataFrame:
-    """The same frame as :func:`_rows_master`, read as one JSON array per column: SQLite hands
+def _sqlite_master(conn: sa.Connection, stored: list[str]) -> dict[str, np.ndarray]:
+    """The same columns as :func:`_rows_master`, read as one JSON array per column: SQLite hands
     back a few long texts instead of a Python tuple per record (a million records: 10 s of
     tuples and their frame against 4 s), and the file hash is looked up per file, not per
     record. Numbers keep the frame's usual dtypes (int64, or float64 where one is missing)."""
@@ -72,7 +77,11 @@ def _sqlite_master(conn: sa.Connection, stored: list[str]) -> pd.DataFrame:
     frame = {}
     for name, text in zip(stored, found, strict=False):
         values = json.loads(text)
-        frame[name] = pd.Series(values) if name in numbers else np.array(values, dtype=object)
+        if name in numbers:
+            floats = np.array(values, dtype=float)  # None becomes NaN
+            frame[name] = floats if np.isnan(floats).any() else floats.astype(np.int64)
+        else:
+            frame[name] = np.array(values, dtype=object)
     files = json.loads(found[-1])
     frame["file_key"] = np.array([sha.get(f) for f in files], dtype=object)
-    return pd.DataFrame(frame)
+    return frame
