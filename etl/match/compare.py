@@ -72,16 +72,24 @@ class Columns:
     def __init__(self, codes: dict[str, np.ndarray], numbers: dict[str, np.ndarray],
                  vocab: np.ndarray, lengths: np.ndarray) -> None:
         self.codes, self.numbers, self.vocab, self.lengths = codes, numbers, vocab, lengths
+        # Per derived value (:func:`_mapped`): its id per vocabulary entry (-1: not yet worked
+        # out) and the ids given so far; shared by every ``take`` of these columns.
+        self.memo: dict[str, tuple[np.ndarray, dict]] = {}
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.codes[name] if name in self.codes else self.numbers[name]
 
     def take(self, index: np.ndarray) -> Columns:
-        return Columns({k: v[index] for k, v in self.codes.items()},
-                       {k: v[index] for k, v in self.numbers.items()}, self.vocab, self.lengths)
+        return self._like({k: v[index] for k, v in self.codes.items()},
+                          {k: v[index] for k, v in self.numbers.items()})
 
     def copy(self) -> Columns:
-        return Columns(dict(self.codes), dict(self.numbers), self.vocab, self.lengths)
+        return self._like(dict(self.codes), dict(self.numbers))
+
+    def _like(self, codes: dict[str, np.ndarray], numbers: dict[str, np.ndarray]) -> Columns:
+        out = Columns(codes, numbers, self.vocab, self.lengths)
+        out.memo = self.memo
+        return out
 
     def scores(self, scorer, av: np.ndarray, bv: np.ndarray,  # type: ignore[no-untyped-def]
                where: np.ndarray) -> np.ndarray:
@@ -156,16 +164,30 @@ def _date_number(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
     return (y * 10000 + m * 100 + d).astype(np.int64)
 
 
+# What one keystroke can do to the value of a number: a digit replaced changes it by m·10^p,
+# two neighbouring digits swapped by 9·m·10^p (m = 1…9) — necessary, not sufficient (20 and 19
+# are 1 apart and differ in two digits), so it only picks the pairs whose digits are compared.
+_KEYSTROKE_GAPS = np.unique([f * m * 10 ** p for f in (1, 9) for m in range(1, 10)
+                             for p in range(8)])
+
+
 def one_digit_apart(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Eight-digit dates (yyyymmdd as integers) one keystroke apart: one digit replaced, or two
     neighbouring digits swapped ("1956" for "1965")."""
+    out = np.zeros(len(a), dtype=bool)
+    # Millions of namesakes' dates at a province's size; the digits of a few are compared.
+    idx = np.flatnonzero(np.isin(np.abs(a - b), _KEYSTROKE_GAPS))
+    if not len(idx):
+        return out
+    a, b = a[idx], b[idx]
     da = np.stack([(a // 10 ** k) % 10 for k in range(8)], axis=1)
     db = np.stack([(b // 10 ** k) % 10 for k in range(8)], axis=1)
     differ = da != db
     count = differ.sum(axis=1)
     neighbours = differ[:, :-1] & differ[:, 1:] & (da[:, :-1] == db[:, 1:]) & (
         da[:, 1:] == db[:, :-1])
-    return (count == 1) | ((count == 2) & neighbours.any(axis=1))
+    out[idx] = (count == 1) | ((count == 2) & neighbours.any(axis=1))
+    return out
 
 
 def birth_level(a: Columns, b: Columns) -> np.ndarray:
@@ -207,11 +229,15 @@ def equal_level(av: np.ndarray, bv: np.ndarray) -> np.ndarray:
     return out
 
 
-def _mapped(cols: Columns, codes: np.ndarray, fn) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """``fn`` of each code's text, computed once per distinct code present."""
-    distinct, inverse = np.unique(codes, return_inverse=True)
-    values = [fn(v) for v in cols.vocab[distinct]]
-    return np.asarray(pd.factorize(pd.Series(values, dtype=object))[0])[inverse]
+def _mapped(cols: Columns, codes: np.ndarray, name: str, fn) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """``fn`` of each code's text as an integer (equal integers: equal values), computed once
+    per vocabulary entry for the whole run, not once per block of pairs (``name``: which
+    ``fn``, the key of the run's memo on ``cols``)."""
+    ids, seen = cols.memo.setdefault(name, (np.full(len(cols.vocab), -1, dtype=np.int64), {}))
+    todo = np.unique(codes[ids[codes] < 0])
+    for code, text in zip(todo.tolist(), cols.vocab[todo].tolist(), strict=True):
+        ids[code] = seen.setdefault(fn(text), len(seen))
+    return ids[codes]
 
 
 def fuzzy_equal_level(cols: Columns, av: np.ndarray, bv: np.ndarray,
@@ -229,8 +255,9 @@ def fuzzy_equal_level(cols: Columns, av: np.ndarray, bv: np.ndarray,
     same = present & (av == bv)
     if len(idx):
         both = np.concatenate([av[idx], bv[idx]])
-        sound = _mapped(cols, both, phonetic)
-        last = _mapped(cols, both, lambda v: (len(v.split()), phonetic_syllable(v.split()[-1])))
+        sound = _mapped(cols, both, "phonetic", phonetic)
+        last = _mapped(cols, both, "last syllable",
+                       lambda v: (len(v.split()), phonetic_syllable(v.split()[-1])))
         k = len(idx)
         alike = sound[:k] == sound[k:]
         near = ~alike & (last[:k] == last[k:])

@@ -138,17 +138,26 @@ def _block_pairs(keys: pd.Series, is_new: np.ndarray, cap: int,
     idx = np.flatnonzero(valid)
     idx = idx[wanted[codes[idx]]]
     order = idx[np.argsort(codes[idx], kind="stable")]
-    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0]) if len(order) else order
+    lengths = np.diff(np.r_[starts, len(order)])
     found_i, found_j = [], []
-    for g in np.split(order, bounds) if len(order) else []:
-        a, b = _triangle(len(g))
-        # Pairs without a new row dropped block by block: a nightly batch against a large
-        # master keeps a few of each block's pairs, never all of them at once.
-        keep = is_new[g[a]] | is_new[g[b]]
-        if anchor is not None:
-            keep &= anchor[g[a]] | anchor[g[b]]
-        found_i.append(g[a][keep])
-        found_j.append(g[b][keep])
+    # All blocks of one size at once (a row of the matrix per block, a column per member):
+    # a province has hundreds of thousands of blocks but a few hundred sizes.
+    for size in np.unique(lengths).tolist():
+        at = starts[lengths == size]
+        members = order[at[:, None] + np.arange(size)]
+        a, b = _triangle(size)
+        # In slices of blocks, pairs without a new row dropped at once: a nightly batch against
+        # a large master keeps a few of each block's pairs, never all of them together.
+        step = max(1, 4_000_000 // max(1, len(a)))
+        for start in range(0, len(members), step):
+            rows = members[start:start + step]
+            i, j = rows[:, a].ravel(), rows[:, b].ravel()
+            keep = is_new[i] | is_new[j]
+            if anchor is not None:
+                keep &= anchor[i] | anchor[j]
+            found_i.append(i[keep])
+            found_j.append(j[keep])
     if not found_i:
         return np.empty((0, 2), dtype=np.int64), skipped
     i, j = np.concatenate(found_i), np.concatenate(found_j)
