@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,10 +121,13 @@ def _marked_part(full_name: object, index: int) -> str | None:
 
 
 def _block_pairs(keys: pd.Series, is_new: np.ndarray, cap: int,
-                 anchor: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+                 anchor: np.ndarray | None = None,
+                 drop: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+                 ) -> tuple[np.ndarray, int]:
     """Pairs (i < j) of rows sharing a key, at least one of them new — and, for a key that
     serves only some rows (``anchor``, see :func:`candidate_pairs`), at least one of those;
-    oversized blocks skipped."""
+    oversized blocks skipped; pairs ``drop`` marks (given rows i and j) left out as they are
+    made."""
     codes, _ = pd.factorize(keys, use_na_sentinel=True)
     valid = codes >= 0
     sizes = np.bincount(codes[valid])
@@ -156,6 +159,8 @@ def _block_pairs(keys: pd.Series, is_new: np.ndarray, cap: int,
             keep = is_new[i] | is_new[j]
             if anchor is not None:
                 keep &= anchor[i] | anchor[j]
+            if drop is not None:
+                keep[keep] = ~drop(i[keep], j[keep])
             found_i.append(i[keep])
             found_j.append(j[keep])
     if not found_i:
@@ -262,13 +267,77 @@ def candidate_pairs(frame: pd.DataFrame, is_new: np.ndarray) -> tuple[pd.DataFra
     anchored = {"undated+name": frame["birth_year"].isna().to_numpy(),
                 "names any order": no_commune, "birth date": no_commune}
     keys_of = blocking_keys(frame)
+    scope = _ListScope(frame, keys_of)
     for name, keys in keys_of.items():
-        pairs, skipped = _block_pairs(keys, is_new, MAX_BLOCK, anchored.get(name))
+        pairs, skipped = _block_pairs(keys, is_new, MAX_BLOCK, anchored.get(name),
+                                      scope.drop(name) if name in NAME_YEAR_KEYS else None)
         stats[name] = {"pairs": len(pairs), "oversized_blocks_skipped": skipped}
+        if name in NAME_YEAR_KEYS:
+            stats[name]["left_out_within_one_list"] = scope.left_out[name]
         all_pairs.append(pairs)
     pairs = _unique_pairs(np.concatenate(all_pairs), len(frame))
-    stats["unscored_pairs"] = unscored_pairs(frame, is_new, keys_of["birth date"], pairs)
+    unscored = unscored_pairs(frame, is_new, keys_of["birth date"], pairs)
+    unscored[1] += scope.unscored(pairs)
+    stats["unscored_pairs"] = unscored
     return pd.DataFrame(pairs, columns=["i", "j"]), stats
+
+
+# The core keys, whose blocks a province fills with namesakes: two rows of one list (a registry
+# extract names each resident once) in two communes are paired only if another key pairs them.
+NAME_YEAR_KEYS = ("family+given+year", "family+given+year'")
+
+
+class _ListScope:
+    """Leaves out, of the name+year keys' pairs, those of two rows of one list living in two
+    communes, and counts them: a province's registry held 26 of its 28 million candidate pairs
+    there — namesakes born a year or two apart across the province, which its one-row-per-person
+    list already says are two people — while the true pairs of one list (a resident registered
+    twice) were all within a commune. The count goes to the prior's denominator as
+    :func:`unscored_pairs` does, so every posterior stays where scoring them left it. Pairs of
+    different lists (a registry row and a clinic visit, an insured list) are never left out:
+    there a person's two communes are a move or a workplace."""
+
+    def __init__(self, frame: pd.DataFrame, keys_of: dict[str, pd.Series]) -> None:
+        self.lists = list_codes(frame)
+        self.communes = pd.factorize(frame["commune_code"], use_na_sentinel=True)[0]
+        self.codes = {}
+        self.small = {}
+        for name in NAME_YEAR_KEYS:
+            codes = pd.factorize(keys_of[name], use_na_sentinel=True)[0]
+            sizes = np.bincount(codes[codes >= 0]) if (codes >= 0).any() else np.zeros(0, int)
+            self.codes[name] = codes
+            # whether the row's block is paired at all (blocks over MAX_BLOCK are skipped)
+            self.small[name] = (codes >= 0) & (sizes[np.maximum(codes, 0)] <= MAX_BLOCK) \
+                if len(sizes) else np.zeros(len(codes), dtype=bool)
+        self.left_out = dict.fromkeys(NAME_YEAR_KEYS, 0)
+
+    def _apart(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        lists, communes = self.lists, self.communes
+        return ((lists[i] >= 0) & (lists[i] == lists[j]) & (communes[i] >= 0)
+                & (communes[j] >= 0) & (communes[i] != communes[j]))
+
+    def _shared(self, name: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        codes = self.codes[name]
+        return self.small[name][i] & (codes[i] == codes[j])
+
+    def drop(self, name: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        """The ``drop`` filter of key ``name``'s pairs; counts what it leaves out (a pair the
+        first key already left out is not counted again by the second)."""
+        first = NAME_YEAR_KEYS[0]
+
+        def apart(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+            out = self._apart(i, j)
+            counted = out if name == first else out & ~self._shared(first, i, j)
+            self.left_out[name] += int(counted.sum())
+            return out
+        return apart
+
+    def unscored(self, scored: np.ndarray) -> int:
+        """Pairs left out and not scored all the same (another key paired them)."""
+        i, j = scored[:, 0], scored[:, 1]
+        shared = self._shared(NAME_YEAR_KEYS[0], i, j) | self._shared(NAME_YEAR_KEYS[1], i, j)
+        again = int((shared & self._apart(i, j)).sum())
+        return sum(self.left_out.values()) - again
 
 
 def unscored_pairs(frame: pd.DataFrame, is_new: np.ndarray, date: pd.Series,

@@ -286,3 +286,36 @@ def test_two_social_insurance_codes_are_two_people_unless_a_digit_was_mistyped()
     assert not clusters.union(3, 1, fuzzy=True)   # the cluster holds 3824989035
     assert clusters.union(2, 0, fuzzy=True)       # one digit apart: a typo
     assert clusters.union(1, 0, fuzzy=False)      # an identifier (an analyst) may still join
+
+
+def test_namesakes_of_one_list_in_two_communes_are_counted_not_scored():
+    """The name+year keys leave out two rows of one list (a registry names each resident once)
+    in two communes — a province's namesakes — and count them for the prior; rows of two lists
+    (a registry row and a clinic visit) are paired across communes, and a pair another key
+    finds (the same full birth date) is scored and not counted."""
+    from etl.load.master import empty_master
+    from etl.match.engine import batch_frame, build_context
+
+    rows = [("registry", "f1", "A", 1990, 3, 5), ("registry", "f1", "B", 1990, 7, 11),
+            ("registry", "f1", "A", 1991, 1, 20), ("clinic-xml", "f2", "B", 1990, 9, 9),
+            ("registry", "f1", "C", 1990, 3, 5)]
+    records = pd.DataFrame([{
+        "record_key": f"{kind}:{file}:row={k}", "source_kind": kind,
+        "full_name": "Giàng A Páo", "file_sha256": file, "family_key": "giang",
+        "middle_key": "a", "given_key": "pao", "sex": "M", "birth_year": year,
+        "birth_month": month, "birth_day": day, "birth_date_precision": "day",
+        "personal_id": None, "personal_id_status": None, "social_insurance_code": None,
+        "facility_code": None, "facility_patient_id": None, "household_head_key": None,
+        "phone": None, "permanent_commune_code": commune, "permanent_address": None,
+        "mother_name": None,
+    } for k, (kind, file, commune, year, month, day) in enumerate(rows)])
+    ctx, cands = build_context(batch_frame(records).assign(person_id=None), empty_master(), None)
+    keys = ctx.frame["record_key"].to_numpy(object)
+    row = {key: int(key.rsplit("=", 1)[1]) for key in keys}
+    found = {tuple(sorted((row[keys[i]], row[keys[j]])))
+             for i, j in cands[["i", "j"]].itertuples(index=False)}
+    assert found == {(0, 2), (0, 3), (1, 3), (2, 3), (3, 4), (0, 4)}
+    # left out: (0,1), (1,2), (1,4), (2,4) — and (0,4), which the birth date pairs anyway
+    assert ctx.stats["family+given+year"]["left_out_within_one_list"] == 5
+    assert ctx.stats["unscored_pairs"] == [0, 4]
+    assert ctx.model.unscored_pairs == (0, 4)
