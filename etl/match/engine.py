@@ -601,26 +601,29 @@ def resolve(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresholds,
             decisions: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Person id, rule and score for each batch record, the review queue, and statistics."""
     batch = batch.assign(person_id=None)
-    known = dict(zip(master["record_key"], master["person_id"], strict=True))
     ctx, cands = build_context(batch, master, decisions)
     decided = link_fuzzy(ctx, cands, thresholds) if len(cands) else None
     link_analysts(ctx)
     person_of = assign_persons(ctx)
     review = review_queue(ctx, cands, decided, thresholds, person_of)
-    by_key = dict(zip(ctx.frame["record_key"], range(len(ctx.frame)), strict=True))
-    out_person, out_rule, out_score = [], [], []
-    for key in batch["record_key"]:
-        if key in known:
-            out_person.append(known[key])
-            out_rule.append("known-record")
-            out_score.append(None)
-            continue
-        x = by_key[key]
-        out_person.append(person_of[x])
-        out_rule.append(ctx.rule[x] or "new")
-        out_score.append(None if np.isnan(ctx.score[x]) else round(float(ctx.score[x]), 2))
-    result = pd.DataFrame({"person_id": out_person, "match_rule": out_rule,
-                           "match_score": out_score})
+    # Each batch record's row: in the master (a record already loaded keeps its person), or
+    # in the frame — looked up for all records at once.
+    keys = batch["record_key"].to_numpy(object)
+    in_master = pd.Index(master["record_key"].to_numpy(object)).get_indexer(keys)
+    known = in_master >= 0
+    x = pd.Index(ctx.frame["record_key"].to_numpy(object)).get_indexer(keys)
+    x[known] = 0  # (not used: a known record's answer is the master's)
+    rule = ctx.rule[x]
+    score = ctx.score[x]
+    out_score = np.full(len(keys), None, dtype=object)
+    scored = np.flatnonzero(~known & ~np.isnan(score))
+    out_score[scored] = [round(float(v), 2) for v in score[scored].tolist()]
+    person = person_of[x]
+    person[known] = master["person_id"].to_numpy(object)[in_master[known]]
+    result = pd.DataFrame({
+        "person_id": person.tolist(),
+        "match_rule": np.where(known, "known-record", np.where(rule == "", "new", rule)).tolist(),
+        "match_score": out_score.tolist()})
     ctx.stats["review_pairs"] = int(len(review))
     ctx.stats["review_expected_true_share"] = (
         round(float(review["probability"].mean()), 3) if len(review) else None)
