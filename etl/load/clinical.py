@@ -14,7 +14,8 @@ from sqlalchemy.engine import Connection
 
 from etl.load import schema as s
 from etl.load.bulk import bulk_insert, in_values
-from etl.stage import key_in, records_as_dicts
+from etl.load.columns import Columns
+from etl.stage import as_objects, key_in, records_as_dicts
 
 CHILD_TABLES = {"observations": s.observations, "conditions": s.conditions,
                 "lab_results": s.lab_results, "clinical_notes": s.clinical_notes,
@@ -55,17 +56,17 @@ def write_clinical(conn: Connection, tables: dict[str, pd.DataFrame],
     encounters = tables.get("encounters")
     if encounters is None or encounters.empty:
         return counts
-    wanted = encounters[key_in(encounters["record_key"], records)]
-    rows = []
-    for e in records_as_dicts(wanted):
-        rid, person = records[e["record_key"]]
-        rows.append({"person_id": person, "source_record_id": rid,
-                     "encounter_key": e["encounter_key"], "kind": e["kind"],
-                     **{c: e.get(c) for c in ("facility_code", "started_at", "ended_at",
-                                              "visit_type", "reason", "examiner", "outcome",
-                                              "health_class", "advice", "notes")}})
+    wanted = as_objects(encounters[key_in(encounters["record_key"], records)])
+    of_record = [records[k] for k in wanted["record_key"]]
+    rows: Columns = {
+        "person_id": [person for _, person in of_record],
+        "source_record_id": [rid for rid, _ in of_record],
+        **{c: wanted[c].tolist() if c in wanted else [None] * len(wanted)
+           for c in ("encounter_key", "kind", "facility_code", "started_at", "ended_at",
+                     "visit_type", "reason", "examiner", "outcome", "health_class", "advice",
+                     "notes")}}
     counts["encounters"] = bulk_insert(conn, s.encounters, rows)
-    keys = [r["encounter_key"] for r in rows]
+    keys = rows["encounter_key"]
     encounter_id: dict[str, int] = {}
     for start in range(0, len(keys), 5000):
         chunk = keys[start:start + 5000]
@@ -76,31 +77,35 @@ def write_clinical(conn: Connection, tables: dict[str, pd.DataFrame],
         df = tables.get(name)
         if df is None or df.empty:
             continue
-        columns = [c.name for c in table.columns if c.name not in ("id", "encounter_id",
-                                                                     "person_id")]
         wanted = df[key_in(df["record_key"], records)]
-        rows = _column_rows(wanted, columns)
-        for row, key, enc in zip(rows, wanted["record_key"], wanted["encounter_key"],
-                                 strict=True):
-            row["encounter_id"] = encounter_id.get(enc)
-            if name not in _PERSON_LESS:
-                row["person_id"] = records[key][1]
+        rows = {c.name: _db_values(wanted, c.name) for c in table.columns
+                if c.name not in ("id", "encounter_id", "person_id")}
+        rows["encounter_id"] = [encounter_id.get(e) for e in wanted["encounter_key"]]
+        if name not in _PERSON_LESS:
+            rows["person_id"] = [records[k][1] for k in wanted["record_key"]]
         counts[name] = bulk_insert(conn, table, rows)
     return counts
 
 
-def _column_rows(df: pd.DataFrame, columns: list[str]) -> list[dict[str, object]]:
-    """Rows of ``df`` as dicts of plain values for ``columns`` (``None`` where a column is
-    missing or a cell empty; timestamps as ``datetime``), built column by column: a clinic
-    month has a few hundred thousand drug and service rows."""
-    values = []
-    for c in columns:
-        if c not in df.columns:
-            values.append([None] * len(df))
-            continue
-        col = df[c]
-        values.append([_plain(v) for v in col.astype(object).where(col.notna(), None)])
-    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+def _db_values(df: pd.DataFrame, column: str) -> list[object]:
+    """``df[column]`` as plain values (``None`` where the column is missing or a cell empty;
+    timestamps as ``datetime``), converted a column at a time: a clinic month has a few hundred
+    thousand drug and service rows, and a test of each cell cost seconds."""
+    if column not in df.columns:
+        return [None] * len(df)
+    col = df[column]
+    if pd.api.types.is_datetime64_any_dtype(col.dtype):
+        values = col.array.to_pydatetime()
+    else:
+        values = col.to_numpy(object)
+    missing = col.isna().to_numpy()
+    if missing.any():
+        values = values.copy()  # an object column hands out its own array
+        values[missing] = None
+    if col.dtype.kind == "O" and pd.api.types.infer_dtype(values, skipna=True) not in (
+            "string", "empty"):
+        return [_plain(v) for v in values]  # whatever else an object column holds
+    return values.tolist()
 
 
 def _plain(value: object) -> object:

@@ -9,23 +9,26 @@ encoded once — names, communes, addresses and dates repeat a great deal.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from etl.stage import as_objects
-
 Columns = dict[str, list[object]]
 
 
-def plain_columns(df: pd.DataFrame, names: Iterable[str] | None = None) -> Columns:
-    """Each column of ``df`` (or ``names``) as a list of plain Python values, ``None`` where a
-    cell is missing (NaN, ``pd.NA``, ``NaT``) — what the database drivers expect. Typed
-    columns become Python values; object columns are passed as they hold them (stage tables
-    read back from Parquet hold Python values)."""
-    objects = as_objects(df if names is None else df[list(names)])
-    return {name: objects[name].tolist() for name in objects.columns}
+def plain_values(column: pd.Series) -> np.ndarray:
+    """A column as plain Python values, ``None`` where a cell is missing (NaN, ``pd.NA``,
+    ``NaT``) — what the database drivers expect: typed columns become Python values; object
+    columns are passed as they hold them (stage tables read back from Parquet hold Python
+    values). The cells of :func:`etl.stage.as_objects` without building a frame, as an object
+    array for the NumPy and pandas work that follows (``tolist()`` for a driver)."""
+    values = column.to_numpy(object)
+    missing = column.isna().to_numpy()
+    if missing.any():
+        values = values.copy()  # an object column hands out its own array
+        values[missing] = None
+    return values
 
 
 def int_values(values: Sequence[object]) -> list[object]:
@@ -40,16 +43,19 @@ def column_rows(columns: Mapping[str, Sequence[object]]) -> list[dict[str, objec
             for row in zip(*(columns[n] for n in names), strict=True)]
 
 
-def json_objects(columns: Mapping[str, Sequence[object]]) -> list[str]:
+def json_objects(columns: Mapping[str, Sequence[object] | np.ndarray]) -> list[str]:
     """One compact JSON object per row, keys in column order, missing values left out (read
     back with ``dict.get`` they are ``None``, as before). Values must be JSON-serialisable
-    plain values; each distinct value of a column is encoded once."""
+    plain values; each distinct value of a column is encoded once. Columns may be lists or
+    object arrays (taken as they are)."""
     pieces = []
     for name, values in columns.items():
-        codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+        codes, uniques = pd.factorize(
+            values if isinstance(values, np.ndarray) else pd.Series(values, dtype=object),
+            use_na_sentinel=True)
         head = json.dumps(name, ensure_ascii=False) + ":"
-        encoded = np.array([head + json.dumps(u, ensure_ascii=False) for u in uniques] + [None],
-                           dtype=object)
-        pieces.append(encoded[codes].tolist())  # code −1 (missing) takes the trailing None
-    return ["{" + ",".join([p for p in row if p is not None]) + "}"
-            for row in zip(*pieces, strict=True)]
+        # Each member with its comma, a missing one empty: a row is then one plain join.
+        encoded = np.array([head + json.dumps(u, ensure_ascii=False) + "," for u in uniques]
+                           + [""], dtype=object)
+        pieces.append(encoded[codes].tolist())  # code −1 (missing) takes the trailing ""
+    return [f"{{{members[:-1]}}}" for members in map("".join, zip(*pieces, strict=True))]

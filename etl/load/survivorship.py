@@ -29,7 +29,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from etl.load.columns import plain_columns
+from etl.load.columns import plain_values
 
 REGISTRY_FIRST = "registry-first"
 NEWEST = "newest"
@@ -71,28 +71,45 @@ def golden_values(records: pd.DataFrame, priority: dict[str, int]) -> dict[str, 
     """Person id → every field of :data:`GOLDEN_FIELDS`, from ``records``: current source
     records with ``person_id``, ``source_kind``, ``record_key``, ``updated_batch_id`` (how new
     the record's content is) and the person fields each gives."""
-    if records.empty:
-        return {}
+    golden = golden_columns(records, priority)
+    return {person_id: dict(zip(GOLDEN_FIELDS, values, strict=True))
+            for person_id, *values in zip(golden["person_id"].tolist(),
+                                          *(golden[f].tolist() for f in GOLDEN_FIELDS),
+                                          strict=True)}
+
+
+def golden_columns(records: pd.DataFrame, priority: dict[str, int]) -> dict[str, np.ndarray]:
+    """The golden records of :func:`golden_values` as object arrays: ``person_id`` (each person
+    once, in order of first appearance) and every field of :data:`GOLDEN_FIELDS`. A first
+    load creates a person per record or so: a dictionary per person cost it seconds."""
     fields = [f for _, group in RULES.values() for f in group]
+    person, ids = pd.factorize(records["person_id"])
+    values = {f: plain_values(records[f]) for f in fields}
+    out = {"person_id": np.asarray(ids, dtype=object),
+           **{f: np.full(len(ids), None, dtype=object) for f in GOLDEN_FIELDS}}
     # A person with one record takes its values: every rule would pick that record. Most persons
     # of a first load are such, and skipping the sorts keeps the load of a district fast.
-    alone = ~records["person_id"].duplicated(keep=False)
-    single = plain_columns(records.loc[alone], ["person_id", *fields])
-    out: dict[str, dict[str, object]] = {
-        person_id: dict(zip(fields, values, strict=True))
-        for person_id, *values in zip(*single.values(), strict=True)}
-    records = records[~alone]
-    if len(records):
-        out.update(_chosen(records, priority))
-    for values in out.values():
-        values["birth_date"] = _birth_date(values)
+    several = np.bincount(person, minlength=len(ids))[person] > 1
+    alone = np.flatnonzero(~several)
+    for f in fields:
+        out[f][person[alone]] = values[f][alone]
+    rows = np.flatnonzero(several)
+    if len(rows):
+        for fields_of_rule, chosen in _chosen(records.iloc[rows], person[rows], priority):
+            for f in fields_of_rule:
+                out[f][person[rows[chosen]]] = values[f][rows[chosen]]
+    out["birth_date"][:] = [_birth_date(*parts) for parts in zip(
+        out["birth_date_precision"], out["birth_year"], out["birth_month"], out["birth_day"],
+        strict=True)]
     return out
 
 
-def _chosen(records: pd.DataFrame, priority: dict[str, int]) -> dict[str, dict[str, object]]:
-    """Each rule's pick for persons with several records: one ``lexsort`` per ordering (not a
-    frame sort per rule), then the first row of each person among those giving the group."""
-    person, _ = pd.factorize(records["person_id"])
+def _chosen(records: pd.DataFrame, person: np.ndarray, priority: dict[str, int]
+            ) -> Iterable[tuple[tuple[str, ...], np.ndarray]]:
+    """Each rule's pick for persons with several records (``person``: their codes): the fields
+    of the group and the position in ``records`` of each person's chosen record, for the
+    persons that give the group. One ``lexsort`` per ordering (not a frame sort per rule),
+    then the first row of each person among those giving the group."""
     sort_keys = {
         "_p": records["source_kind"].map(lambda k: priority.get(k, 50)).to_numpy(dtype="int64"),
         "_age": -records["updated_batch_id"].to_numpy(dtype="int64"),
@@ -103,27 +120,20 @@ def _chosen(records: pd.DataFrame, priority: dict[str, int]) -> dict[str, dict[s
     # np.lexsort sorts by its last key first: the person, then the rule's keys in order.
     order = {rule: np.lexsort([sort_keys[k] for k in reversed(keys)] + [person])
              for rule, keys in _ORDER.items()}
-    columns = plain_columns(records, [f for _, group in RULES.values() for f in group])
-    ids = records["person_id"].tolist()
-    out: dict[str, dict[str, object]] = {ids[i]: dict.fromkeys(GOLDEN_FIELDS)
-                                         for i in np.unique(person, return_index=True)[1]}
     for rule, fields in RULES.values():
         given = records[list(fields)].notna().any(axis=1).to_numpy().copy()
         if rule == FINEST_BIRTH_DATE:
             given &= records["birth_year"].notna().to_numpy()
         rows = order[rule][given[order[rule]]]
         first = rows[np.r_[True, person[rows][1:] != person[rows][:-1]]] if len(rows) else rows
-        for i in first.tolist():
-            out[ids[i]].update((f, columns[f][i]) for f in fields)
-    return out
+        yield fields, first
 
 
-def _birth_date(values: dict[str, object]) -> dt.date | None:
-    if values["birth_date_precision"] != "day":
+def _birth_date(precision: object, year: object, month: object, day: object) -> dt.date | None:
+    if precision != "day":
         return None
     try:
-        return dt.date(int(values["birth_year"]), int(values["birth_month"]),  # type: ignore[arg-type]
-                       int(values["birth_day"]))  # type: ignore[arg-type]
+        return dt.date(int(year), int(month), int(day))  # type: ignore[call-overload]
     except (TypeError, ValueError):
         return None
 

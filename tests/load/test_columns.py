@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from etl.load.columns import column_rows, int_values, json_objects, plain_columns
+from etl.load.columns import column_rows, int_values, json_objects, plain_values
 
 
 def test_json_objects_read_back_as_the_rows_without_their_missing_values():
@@ -22,11 +22,11 @@ def test_json_objects_read_back_as_the_rows_without_their_missing_values():
     assert "Giàng" in written[0]  # stored readable, not \u-escaped
 
 
-def test_plain_columns_turn_every_missing_marker_into_none_and_numbers_into_python_ones():
+def test_plain_values_turn_every_missing_marker_into_none_and_numbers_into_python_ones():
     frame = pd.DataFrame({"name": pd.Series(["a", None, "c"], dtype="str"),
                           "year": pd.array([1990, None, 2001], dtype="Int64"),
                           "score": [1.5, np.nan, 2.0]})
-    columns = plain_columns(frame)
+    columns = {name: plain_values(frame[name]).tolist() for name in frame.columns}
     assert columns == {"name": ["a", None, "c"], "year": [1990, None, 2001],
                        "score": [1.5, None, 2.0]}
     assert type(columns["year"][0]) is int
@@ -34,3 +34,28 @@ def test_plain_columns_turn_every_missing_marker_into_none_and_numbers_into_pyth
     assert [type(v) for v in int_values([1996.0, np.int64(5)])] == [int, int]
     assert column_rows({"a": [1, 2], "b": ["x", None]}) == [{"a": 1, "b": "x"},
                                                            {"a": 2, "b": None}]
+
+
+def test_clinical_cells_become_driver_values_a_column_at_a_time():
+    """Each cell as the row-by-row conversion gave it: timestamps as ``datetime``, NumPy
+    scalars as Python values, every missing marker (and a missing column) as ``None``."""
+    import datetime as dt
+
+    from etl.load.clinical import _db_values
+
+    frame = pd.DataFrame({
+        "at": pd.to_datetime(["2025-07-01 08:30:00.123456", None]),
+        "at_utc": pd.to_datetime(["2025-07-01 08:30", None]).tz_localize("UTC"),
+        "value": [36.5, np.nan], "line": [1, 2], "valid": [True, False],
+        "code": ["J00", None], "mixed": pd.Series([np.int64(3), pd.Timestamp("2025-07-02")],
+                                                  dtype=object)})
+    assert _db_values(frame, "at") == [dt.datetime(2025, 7, 1, 8, 30, 0, 123456), None]
+    assert _db_values(frame, "at_utc") == [dt.datetime(2025, 7, 1, 8, 30, tzinfo=dt.UTC),
+                                          None]
+    assert _db_values(frame, "value") == [36.5, None]
+    assert _db_values(frame, "code") == ["J00", None]
+    assert _db_values(frame, "absent") == [None, None]
+    for name, want in (("at", dt.datetime), ("line", int), ("valid", bool),
+                       ("mixed", int)):
+        assert type(_db_values(frame, name)[0]) is want
+    assert type(_db_values(frame, "mixed")[1]) is dt.datetime

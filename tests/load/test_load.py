@@ -181,7 +181,7 @@ def test_failed_batch_leaves_nothing(db, samples, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(loader, "_write_identifiers", boom)
+    monkeypatch.setattr(loader, "insert_identifiers", boom)
     data = match_against(transform_stage(extract_files([samples]).data), db)
     with pytest.raises(RuntimeError):
         load_stage(data, db)
@@ -252,3 +252,36 @@ def test_a_spilled_stage_keeps_integers_with_gaps(tmp_path):
     line = back.tables["prescriptions"]["line"].tolist()
     assert line == [1, None, 3] and all(type(v) is int for v in line if v is not None)
     assert back.tables["prescriptions"]["amount"].tolist()[::2] == [1.5, 2.0]
+
+
+def test_an_upsert_empties_a_column_no_row_fills(db):
+    """A column every row leaves empty is not sent at all (binding ``None`` is slow on
+    SQLite): inserted it is NULL, and an upsert still sets it to NULL over a stored value."""
+    from etl.load.bulk import bulk_insert, bulk_upsert
+
+    pair = {"record_key_a": ["a"], "record_key_b": ["b"], "person_a": ["p"], "person_b": ["q"],
+            "score": [15.0], "status": ["open"]}
+    with db.begin() as conn:
+        batch = conn.execute(s.batches.insert().values(
+            started_at=dt.datetime(2025, 7, 1), status="running", command="test",
+            tool_version="0").returning(s.batches.c.id)).scalar_one()
+        bulk_insert(conn, s.match_reviews, {**pair, "batch_id": [batch], "group_key": ["g"],
+                                            "probability": [None], "priority": [None]})
+        assert conn.execute(sa.select(s.match_reviews.c.group_key, s.match_reviews.c.priority)
+                            ).all() == [("g", None)]
+        bulk_upsert(conn, s.match_reviews, {**pair, "batch_id": [batch], "group_key": [None]},
+                    ["record_key_a", "record_key_b"], ["group_key"])
+        assert conn.execute(sa.select(s.match_reviews.c.group_key)).all() == [(None,)]
+
+
+def test_a_record_key_twice_in_one_batch_is_upserted_as_before(db, samples):
+    """Records of a batch that are all new are inserted without an upsert; a batch repeating
+    a key still takes the upsert: SQLite keeps one record, PostgreSQL refuses the batch."""
+    data = match_against(transform_stage(extract_files([samples]).data), db)
+    data.records = pd.concat([data.records, data.records.iloc[:3]], ignore_index=True)
+    if db.dialect.name == "postgresql":
+        with pytest.raises(sa.exc.ProgrammingError, match="cannot affect row a second time"):
+            load_stage(data, db)
+        return
+    load_stage(data, db)
+    assert count(db, s.source_records) == data.records["record_key"].nunique()
