@@ -123,8 +123,7 @@ def run_sources(
     marked no longer current (:func:`etl.load.loader.retire_missing`), in a batch of their own.
     """
     state = _Run(RunSummary(command="run", database=redact(str(engine.url)), dry_run=dry_run),
-                 engine, heartbeat, progress)
-    state.transform_worker = transform_worker
+                 engine, heartbeat, progress, transform_worker)
     folders = [None if keep_stages is None else (
         Path(keep_stages) if len(sources) == 1 else
         Path(keep_stages) / f"{number}-{source.feed or 'source'}")
@@ -187,7 +186,7 @@ class _Run:
 
     def __init__(self, summary: RunSummary, engine: Engine,
                  heartbeat: Callable[[int | None], None] | None,
-                 progress: Progress | None) -> None:
+                 progress: Progress | None, transform_worker: bool | None = None) -> None:
         self.summary, self.engine, self.heartbeat, self.progress = (summary, engine, heartbeat,
                                                                     progress)
         self.clock = time.perf_counter()
@@ -200,7 +199,7 @@ class _Run:
         self.matched: tuple[pd.DataFrame, pd.DataFrame, dict] | None = None
         self.review_chunk = pd.Series(dtype=int)
         self.loaded = 0
-        self.transform_worker: bool | None = None  # see run_sources
+        self.transform_worker = transform_worker  # see run_sources
 
     def lap(self, stage: str, data: StageData | None, folder: Path | None) -> None:
         now = time.perf_counter()

@@ -304,11 +304,10 @@ class _ListScope:
         self.small = {}
         for name in NAME_YEAR_KEYS:
             codes = pd.factorize(keys_of[name], use_na_sentinel=True)[0]
-            sizes = np.bincount(codes[codes >= 0]) if (codes >= 0).any() else np.zeros(0, int)
+            sizes = np.bincount(codes[codes >= 0], minlength=1)
             self.codes[name] = codes
             # whether the row's block is paired at all (blocks over MAX_BLOCK are skipped)
-            self.small[name] = (codes >= 0) & (sizes[np.maximum(codes, 0)] <= MAX_BLOCK) \
-                if len(sizes) else np.zeros(len(codes), dtype=bool)
+            self.small[name] = (codes >= 0) & (sizes[np.maximum(codes, 0)] <= MAX_BLOCK)
         self.left_out = dict.fromkeys(NAME_YEAR_KEYS, 0)
 
     def _apart(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
