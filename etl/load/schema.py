@@ -160,8 +160,8 @@ person_identifiers = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
     sa.Column("status", sa.Text, nullable=False),  # valid / inconsistent
     sa.Column("first_batch_id", sa.Integer, sa.ForeignKey("batches.id"), nullable=False),
+    # also the index of every lookup by (kind, value): its leading columns
     sa.UniqueConstraint("kind", "value", "person_id"),
-    sa.Index("ix_person_identifiers_lookup", "kind", "value"),
 )
 
 match_reviews = sa.Table(

@@ -212,6 +212,29 @@ def test_migrate_is_repeatable(db_url):
         sa.inspect(engine).get_table_names())
 
 
+def test_the_migrations_build_the_indexes_the_schema_declares(db_url, other_db_url):
+    """Every index of the migrated schema is one ``etl.load.schema`` declares, and the other
+    way round: an index a migration forgot to drop is written by every load for nothing, one it
+    forgot to create is a lookup that reads whole tables."""
+    migrated = connect(db_url)
+    migrate(migrated)
+    declared = connect(other_db_url)
+    s.metadata.create_all(declared)
+
+    def indexes(engine: sa.Engine) -> dict[str, set[tuple[str | None, tuple[str, ...], bool]]]:
+        inspector = sa.inspect(engine)
+        return {table: {(i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                        for i in inspector.get_indexes(table)}
+                for table in s.metadata.tables}
+
+    found, wanted = indexes(migrated), indexes(declared)
+    migrated.dispose()
+    declared.dispose()
+    assert found == wanted
+    assert ("ix_person_identifiers_lookup", ("kind", "value"), False) not in \
+        found["person_identifiers"]
+
+
 def test_persons_and_records_carry_old_and_new_commune_codes(db, samples):
     run([samples], db)
     with db.connect() as conn:
