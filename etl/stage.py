@@ -187,6 +187,27 @@ def key_in(series: pd.Series, keys: Collection[object]) -> pd.Series:
     return series.astype(object).isin(keys)
 
 
+# Columns of the identity frames matching reads (the batch's and the master index's) whose
+# texts repeat from record to record: held once each (:func:`shared`).
+REPEATED_TEXTS = ("source_kind", "file_key", "full_name", "family_key", "middle_key",
+                  "given_key", "sex", "birth_date_precision", "personal_id_status",
+                  "commune_code", "address_key", "facility_code", "household_head_key",
+                  "mother_key")
+
+
+def shared(values: pd.Series | np.ndarray | list) -> np.ndarray:
+    """The values as an object array holding one object per distinct value (``None`` where a
+    value is missing). Texts read back from JSON, Parquet or another process are a new object
+    per cell: a million records' sexes, communes and family names were hundreds of megabytes of
+    copies of a few hundred strings."""
+    array = values.to_numpy(object) if isinstance(values, pd.Series) else np.asarray(
+        values, dtype=object)  # (a Series built from a list first looks at every value)
+    codes, distinct = pd.factorize(array, use_na_sentinel=True)
+    out = np.empty(len(distinct) + 1, dtype=object)  # the last: a missing value's None
+    out[:-1] = distinct
+    return out[codes]
+
+
 def map_distinct(series: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
     """``series.map(fn)`` computing ``fn`` once per distinct value: names, dates and addresses
     repeat a lot in a district, so this keeps row-wise parsing cheap. Missing cells reach ``fn``

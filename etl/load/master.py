@@ -15,12 +15,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from etl.load.schema import source_files, source_records
+from etl.stage import REPEATED_TEXTS, shared
 
 MASTER_COLUMNS = ["record_key", "person_id", "source_kind", "file_key", "full_name",
                   "family_key", "middle_key", "given_key", "sex", "birth_year", "birth_month",
                   "birth_day", "birth_date_precision", "personal_id", "personal_id_status",
                   "social_insurance_code", "commune_code", "address_key", "facility_code",
                   "facility_patient_id", "household_head_key", "mother_key", "phone"]
+_READ_ROWS = 200_000  # records per slice of the SQLite read
 
 
 def empty_master() -> pd.DataFrame:
@@ -62,26 +64,46 @@ def _rows_master(conn: sa.Connection, engine: Engine, stored: list[str]
     rows = cursor.fetchall()
     cursor.close()
     frame = pd.DataFrame(rows, columns=[*stored, "file_key"])
-    return {c: frame[c].to_numpy() for c in frame.columns}
+    return {c: shared(frame[c]) if c in REPEATED_TEXTS else frame[c].to_numpy()
+            for c in frame.columns}
 
 
 def _sqlite_master(conn: sa.Connection, stored: list[str]) -> dict[str, np.ndarray]:
-    """The same columns as :func:`_rows_master`, read as one JSON array per column: SQLite hands
-    back a few long texts instead of a Python tuple per record (a million records: 10 s of
-    tuples and their frame against 4 s), and the file hash is looked up per file, not per
-    record. Numbers keep the frame's usual dtypes (int64, or float64 where one is missing)."""
-    arrays = ", ".join(f"json_group_array({c})" for c in [*stored, "source_file_id"])
-    found = conn.exec_driver_sql(f"SELECT {arrays} FROM source_records").one()
-    sha = dict(conn.execute(sa.select(source_files.c.id, source_files.c.sha256)).all())
+    """The same columns as :func:`_rows_master`, read as one JSON array per column and slice
+    of ``_READ_ROWS`` records: SQLite hands back a few long texts instead of a Python tuple per
+    record (a million records: 10 s of tuples and their frame against 4 s), and the file hash
+    is looked up per file, not per record. In slices, the texts of the whole index are never
+    in memory at once. Numbers keep the frame's usual dtypes (int64, or float64 where one is
+    missing); repeated texts are held once (:func:`etl.stage.shared`)."""
+    names = [*stored, "source_file_id"]
+    arrays = ", ".join(f"json_group_array({c})" for c in names)
+    top = conn.exec_driver_sql("SELECT max(id) FROM source_records").scalar() or 0
     numbers = {c for c in stored if isinstance(source_records.c[c].type, sa.Integer)}
+    # Repeated values kept once as they are decoded, slice by slice: a copy per record lived
+    # only until the slice was done, and then no longer held the memory of the whole index.
+    once: dict[str, dict] = {c: {} for c in [*numbers, *REPEATED_TEXTS, "source_file_id"]}
+    values: dict[str, list] = {c: [] for c in names}
+    for start in range(0, top, _READ_ROWS):  # rowid ranges: rows in the order of a full scan
+        found = conn.exec_driver_sql(
+            f"SELECT {arrays} FROM source_records WHERE id > ? AND id <= ?",
+            (start, start + _READ_ROWS)).one()
+        for name, text in zip(names, found, strict=True):
+            decoded = json.loads(text)
+            if name in once:
+                keep = once[name].setdefault
+                decoded = [keep(v, v) for v in decoded]
+            values[name].extend(decoded)
+            del decoded
+        del found
+    sha = dict(conn.execute(sa.select(source_files.c.id, source_files.c.sha256)).all())
     frame = {}
-    for name, text in zip(stored, found, strict=False):
-        values = json.loads(text)
+    for name in stored:
+        column = values.pop(name)
         if name in numbers:
-            floats = np.array(values, dtype=float)  # None becomes NaN
+            floats = np.array(column, dtype=float)  # None becomes NaN
             frame[name] = floats if np.isnan(floats).any() else floats.astype(np.int64)
         else:
-            frame[name] = np.array(values, dtype=object)
-    files = json.loads(found[-1])
-    frame["file_key"] = np.array([sha.get(f) for f in files], dtype=object)
+            frame[name] = np.array(column, dtype=object)
+    files = np.array(values.pop("source_file_id"), dtype=np.int64)
+    frame["file_key"] = shared(pd.Series(files).map(sha))
     return frame

@@ -46,6 +46,20 @@ class _Facts:
     def __setitem__(self, root: int, facts: frozenset) -> None:
         self.merged[root] = facts
 
+    def absorb(self, root: int, other: int) -> None:
+        """``root``'s cluster takes ``other``'s facts; ``other`` (no longer a root) keeps none.
+        Nothing is written when ``other`` holds no fact (most rows, for most kinds)."""
+        facts = self.merged.get(other)
+        if facts is None:
+            value = self.single[other]
+            if value is None:
+                return
+            facts = frozenset((value if self.make is None else self.make(value),))
+        elif not facts:
+            return
+        self.merged[root] = self[root] | facts
+        self.merged[other] = _EMPTY
+
     def first(self, rows: np.ndarray) -> np.ndarray:
         """One fact of each of ``rows`` (ascending), or ``None``: for facts a cluster holds at
         most one of (its person), without building a set per row."""
@@ -102,7 +116,9 @@ class Clusters:
         self.lists = _Facts([None if k < 0 else k for k in self.list_of.tolist()])
         self.kin = _Kin(frame["given_key"].tolist(), frame["mother_key"].tolist(),
                         frame["head_other"].tolist())
-        self.parent = np.arange(n)
+        # A list, not an array: :meth:`find` reads it an element at a time, tens of thousands
+        # of times per run, and a NumPy scalar is slow to take out and compare.
+        self.parent = list(range(n))
         valid = (frame["personal_id_status"] == "valid").to_numpy()
         self.pids = _Facts([p if ok else None for p, ok in zip(
             _strings(frame["personal_id"]), valid.tolist(), strict=True)])
@@ -134,7 +150,7 @@ class Clusters:
     def roots(self) -> np.ndarray:
         """Every row's root at once (pointer doubling over the parent array, not a find per
         row)."""
-        root = self.parent.copy()
+        root = np.array(self.parent, dtype=np.int64)
         while True:
             up = root[root]
             if np.array_equal(up, root):
@@ -189,12 +205,9 @@ class Clusters:
         if not self.can_merge(ra, rb, fuzzy, (a, b)):
             return False
         self.parent[rb] = ra
-        for attr in ("pids", "persons", "dates", "sexes", "years", "apart", "lists",
-                     "insurance"):
-            facts = getattr(self, attr)
-            if facts[rb]:
-                facts[ra] = facts[ra] | facts[rb]
-                facts[rb] = _EMPTY
+        for facts in (self.pids, self.persons, self.dates, self.sexes, self.years, self.apart,
+                      self.lists, self.insurance):
+            facts.absorb(ra, rb)
         if self.kin[rb]:
             kin = self.kin[ra] if self.kin[ra] is not None else {}
             for k, names in self.kin[rb].items():

@@ -43,7 +43,7 @@ from etl.match.decide import (
 )
 from etl.match.declare import BIRTH, FAMILY, GIVEN
 from etl.match.model import Model, estimate
-from etl.stage import StageData, as_objects, key_in, map_distinct
+from etl.stage import REPEATED_TEXTS, StageData, as_objects, key_in, map_distinct, shared
 from etl.text import fold
 from etl.text.keys import address_key, name_key
 from etl.transform.identifiers import implied_by_personal_id
@@ -471,13 +471,15 @@ def _link_certain(ctx: Context, ids: pd.DataFrame) -> None:
     clusters, rule = ctx.clusters, ctx.rule
     # A person already in the database is one cluster from the start, so the facts of all its
     # records (ID numbers, dates, sex) guard every merge into it.
-    first_of: dict[str, int] = {}
-    for x, person in enumerate(ctx.frame["person_id"]):
-        if person:
-            if person in first_of:
-                clusters.union(first_of[person], x, fuzzy=False)
-            else:
-                first_of[person] = x
+    # Each later row of a person joined to its first, in row order; rows alone in their person
+    # (most of a province's million) are not visited one by one.
+    persons = ctx.frame["person_id"].to_numpy(object)
+    rows = np.flatnonzero(persons.astype(bool))
+    codes = pd.factorize(persons[rows])[0]
+    first = rows[np.unique(codes, return_index=True)[1]][codes] if len(rows) else rows
+    later = first != rows
+    for a, b in zip(first[later].tolist(), rows[later].tolist(), strict=True):
+        clusters.union(a, b, fuzzy=False)
     guarded = []  # patient id shared across sexes or years, a number on two names: review
     clash = identity_clash(ctx.frame, ids)
     for (i, j, facility_only), clashes in zip(ids.itertuples(index=False), clash, strict=True):
@@ -645,8 +647,11 @@ def batch_frame(records: pd.DataFrame) -> pd.DataFrame:
         "commune_code": records["permanent_commune_code"],
         "address_key": map_distinct(records["permanent_address"], address_key),
         "mother_key": map_distinct(records["mother_name"], name_key),
-    })
-    return out.reset_index(drop=True)
+    }).reset_index(drop=True)
+    # A run holds every record's frame until it matches: one object per repeated text.
+    for column in REPEATED_TEXTS:
+        out[column] = shared(out[column])
+    return out
 
 
 def match_records(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresholds,
