@@ -170,6 +170,11 @@ class Staged:
     def _spilled(self, k: int, item: StageData | Path) -> Path:
         return item if isinstance(item, Path) else write_stage(item, self.spill / str(k))
 
+    def keys_only(self) -> None:
+        """Once the run's records are stacked for matching, keep only what :meth:`chunk_of`
+        reads: the identity frames held a second copy of every record through the match."""
+        self.frames = [f[["record_key"]] for f in self.frames]
+
     def chunk_of(self) -> pd.Series:
         """Each record key's chunk (the first that loads it, for a key in two): a review pair
         is written as soon as both its records are in, so a run that dies later keeps it."""
@@ -264,9 +269,12 @@ class _Run:
         if not staged.frames:
             return
         frames = [f for f in staged.frames if len(f)] or staged.frames[:1]
-        result, review, stats = match_records(
-            pd.concat(frames, ignore_index=True), read_master(self.engine), thresholds,
-            read_decisions(self.engine))
+        batch = pd.concat(frames, ignore_index=True)
+        del frames
+        staged.keys_only()
+        result, review, stats = match_records(batch, read_master(self.engine), thresholds,
+                                              read_decisions(self.engine))
+        del batch
         self.matched = (result, review, stats)
         if len(review):
             chunk_of = staged.chunk_of()

@@ -66,7 +66,8 @@ def new_person_id(record_keys: Iterable[str]) -> str:
 
 def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     """Columns the comparisons need: phonetic keys, sex also as implied by the ID number."""
-    out = as_objects(frame.reset_index(drop=True))
+    out = as_objects(frame)  # a new frame (the index set below, not a reset's copy)
+    out.index = pd.RangeIndex(len(out))
     for part in ("given", "family"):
         out[f"{part}_ph"] = map_distinct(out[f"{part}_key"], phonetic)
     stated = out["sex"].isin(["M", "F"]).to_numpy()
@@ -428,13 +429,9 @@ def build_context(batch: pd.DataFrame, master: pd.DataFrame,
     identifiers and analysts' decisions link. Returns the context and the candidate pairs."""
     known = set(master["record_key"])
     is_known = key_in(batch["record_key"], known).to_numpy()
-    master = master[~key_in(master["record_key"], set(batch["record_key"][~is_known]))]
-    parts = [p for p in (master.assign(_new=False), batch[~is_known].assign(_new=True))
-             if len(p)]
-    frame = _stacked(parts) if parts else batch.assign(_new=True)
-    # Rows in record_key order: ties between equally probable links fall the same way whatever
-    # order the records arrived in (a run, its chunks and a full relink agree).
-    frame = prepare(frame.sort_values("record_key", kind="stable").reset_index(drop=True))
+    # A loaded record the batch brings again with new content is matched as the batch has it.
+    again = key_in(master["record_key"], set(batch["record_key"][~is_known])).to_numpy()
+    frame = prepare(_stacked([(master, ~again, False), (batch, ~is_known, True)]))
     is_new = frame["_new"].to_numpy(bool)
     ids = identifier_pairs(frame, is_new)
     decided = decision_pairs(frame, decisions)
@@ -455,15 +452,26 @@ def build_context(batch: pd.DataFrame, master: pd.DataFrame,
     return ctx, cands
 
 
-def _stacked(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """The frames one under the other, every column as objects (what :func:`prepare` makes of
-    them anyway): pandas' concat of a batch's nullable integers under a master's floats
-    checked a million cells one by one for being missing."""
-    names = list(dict.fromkeys(c for p in parts for c in p.columns))
-    return pd.DataFrame({c: np.concatenate([p[c].to_numpy(object) if c in p
-                                            else np.full(len(p), None, dtype=object)
-                                            for p in parts])
-                         for c in names}, dtype=object)
+def _stacked(parts: list[tuple[pd.DataFrame, np.ndarray, bool]]) -> pd.DataFrame:
+    """The chosen rows of each (frame, rows, new) part one under the other, with ``_new``, in
+    ``record_key`` order (a stable sort: ties between equally probable links fall the same way
+    whatever order the records arrived in — a run, its chunks and a full relink agree). Every
+    column as objects (what :func:`prepare` makes of them anyway: pandas' concat of a batch's
+    nullable integers under a master's floats checked a million cells one by one for being
+    missing), built a column at a time: selecting, stacking and sorting whole frames held five
+    copies of a million-record index at once."""
+    chosen = [(p, rows, new) for p, rows, new in parts if rows.any()] or [
+        (parts[-1][0], parts[-1][1], parts[-1][2])]  # no row at all: the batch's columns
+    names = list(dict.fromkeys(c for p, _, _ in chosen for c in [*p.columns, "_new"]))
+
+    def column(name: str) -> np.ndarray:
+        return np.concatenate([np.full(int(rows.sum()), new, dtype=object) if name == "_new"
+                               else p[name].to_numpy(object)[rows] if name in p
+                               else np.full(int(rows.sum()), None, dtype=object)
+                               for p, rows, new in chosen])
+
+    order = np.argsort(column("record_key"), kind="stable")
+    return pd.DataFrame({c: column(c)[order] for c in names}, dtype=object, copy=False)
 
 
 def _link_certain(ctx: Context, ids: pd.DataFrame) -> None:
@@ -601,7 +609,8 @@ def assign_persons(ctx: Context) -> np.ndarray:
 def resolve(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresholds,
             decisions: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Person id, rule and score for each batch record, the review queue, and statistics."""
-    batch = batch.assign(person_id=None)
+    batch = batch.copy(deep=False)  # the columns shared, not copied
+    batch["person_id"] = None
     ctx, cands = build_context(batch, master, decisions)
     decided = link_fuzzy(ctx, cands, thresholds) if len(cands) else None
     link_analysts(ctx)
@@ -661,7 +670,9 @@ def match_records(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresho
     twice (an episode in two chunks of a run): the latest row of each key is matched. Returns
     person id, rule and score indexed by record key, the review queue and statistics (the
     thresholds among them)."""
-    latest = batch.drop_duplicates("record_key", keep="last").reset_index(drop=True)
+    again = batch["record_key"].duplicated(keep="last").to_numpy()
+    latest = (batch[~again].reset_index(drop=True) if again.any()
+              else batch.set_axis(pd.RangeIndex(len(batch)), axis=0, copy=False))
     result, review, stats = resolve(latest, master, thresholds, decisions)
     result.index = pd.Index(latest["record_key"].to_numpy(), name="record_key")
     return result, review, {"thresholds": vars(thresholds), **stats}
