@@ -43,7 +43,7 @@ from etl.match.decide import (
 )
 from etl.match.declare import BIRTH, FAMILY, GIVEN
 from etl.match.model import Model, estimate
-from etl.stage import REPEATED_TEXTS, StageData, as_objects, key_in, map_distinct, shared
+from etl.stage import REPEATED_TEXTS, StageData, key_in, map_distinct, shared
 from etl.text import fold
 from etl.text.keys import address_key, name_key
 from etl.transform.identifiers import implied_by_personal_id
@@ -65,9 +65,10 @@ def new_person_id(record_keys: Iterable[str]) -> str:
 
 
 def prepare(frame: pd.DataFrame) -> pd.DataFrame:
-    """Columns the comparisons need: phonetic keys, sex also as implied by the ID number."""
-    out = as_objects(frame)  # a new frame (the index set below, not a reset's copy)
-    out.index = pd.RangeIndex(len(out))
+    """Columns the comparisons need: phonetic keys, sex also as implied by the ID number —
+    added to ``frame`` itself, as :func:`_stacked` makes it (object columns, ``None`` where a
+    value is missing, a row index from 0): no copy of a million-record index."""
+    out = frame
     for part in ("given", "family"):
         out[f"{part}_ph"] = map_distinct(out[f"{part}_key"], phonetic)
     stated = out["sex"].isin(["M", "F"]).to_numpy()
@@ -175,9 +176,15 @@ def _triangle(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.triu_indices(n, k=1)
 
 
-def _unique_pairs(pairs: np.ndarray, n: int) -> np.ndarray:
-    """Distinct pairs in (i, j) order (a sort: numpy's hashing unique is slower here)."""
-    codes = np.sort(pairs[:, 0].astype(np.int64) * n + pairs[:, 1])
+def _pair_codes(pairs: np.ndarray, n: int) -> np.ndarray:
+    """Each pair (i, j) of rows as one integer, i * n + j: half the memory of the pair."""
+    return pairs[:, 0].astype(np.int64) * n + pairs[:, 1]
+
+
+def _unique_pairs(codes: np.ndarray, n: int) -> np.ndarray:
+    """Distinct pairs (given as :func:`_pair_codes`) in (i, j) order (a sort: numpy's hashing
+    unique is slower here)."""
+    codes = np.sort(codes)
     if len(codes):
         codes = codes[np.concatenate([[True], codes[1:] != codes[:-1]])]
     return np.stack([codes // n, codes % n], axis=1)
@@ -275,8 +282,10 @@ def candidate_pairs(frame: pd.DataFrame, is_new: np.ndarray) -> tuple[pd.DataFra
         stats[name] = {"pairs": len(pairs), "oversized_blocks_skipped": skipped}
         if name in NAME_YEAR_KEYS:
             stats[name]["left_out_within_one_list"] = scope.left_out[name]
-        all_pairs.append(pairs)
+        all_pairs.append(_pair_codes(pairs, len(frame)))
+        del pairs
     pairs = _unique_pairs(np.concatenate(all_pairs), len(frame))
+    del all_pairs
     unscored = unscored_pairs(frame, is_new, keys_of["birth date"], pairs)
     unscored[1] += scope.unscored(pairs)
     stats["unscored_pairs"] = unscored
@@ -471,7 +480,14 @@ def _stacked(parts: list[tuple[pd.DataFrame, np.ndarray, bool]]) -> pd.DataFrame
                                for p, rows, new in chosen])
 
     order = np.argsort(column("record_key"), kind="stable")
-    return pd.DataFrame({c: column(c)[order] for c in names}, dtype=object, copy=False)
+    # Column by column into an empty frame: each array is held as it is, where a frame built
+    # from a dict of them copies them all into one block beside the originals.
+    out = pd.DataFrame(index=pd.RangeIndex(len(order)))
+    for name in names:
+        values = column(name)[order]
+        values[pd.isna(values)] = None  # as etl.stage.as_objects has it (a float NaN too)
+        out[name] = values
+    return out
 
 
 def _link_certain(ctx: Context, ids: pd.DataFrame) -> None:
@@ -616,6 +632,7 @@ def resolve(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresholds,
     link_analysts(ctx)
     person_of = assign_persons(ctx)
     review = review_queue(ctx, cands, decided, thresholds, person_of)
+    del cands, decided  # a province's pairs: hundreds of megabytes not needed from here
     # Each batch record's row: in the master (a record already loaded keeps its person), or
     # in the frame — looked up for all records at once.
     keys = batch["record_key"].to_numpy(object)
