@@ -486,7 +486,9 @@ def _stacked(parts: list[tuple[pd.DataFrame, np.ndarray, bool]]) -> pd.DataFrame
     for name in names:
         values = column(name)[order]
         values[pd.isna(values)] = None  # as etl.stage.as_objects has it (a float NaN too)
-        out[name] = values
+        # Objects, said so: pandas 3 would make a column of texts its own string dtype, with
+        # NaN for None.
+        out[name] = pd.Series(values, index=out.index, dtype=object, copy=False)
     return out
 
 
@@ -688,8 +690,8 @@ def match_records(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresho
     person id, rule and score indexed by record key, the review queue and statistics (the
     thresholds among them)."""
     again = batch["record_key"].duplicated(keep="last").to_numpy()
-    latest = (batch[~again].reset_index(drop=True) if again.any()
-              else batch.set_axis(pd.RangeIndex(len(batch)), axis=0, copy=False))
+    plain = batch.index.equals(pd.RangeIndex(len(batch)))
+    latest = batch if plain and not again.any() else batch[~again].reset_index(drop=True)
     result, review, stats = resolve(latest, master, thresholds, decisions)
     result.index = pd.Index(latest["record_key"].to_numpy(), name="record_key")
     return result, review, {"thresholds": vars(thresholds), **stats}
