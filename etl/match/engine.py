@@ -266,8 +266,11 @@ def _address_numbers(address: str | None) -> str | None:
     return "|".join(numbers) if numbers else None
 
 
-def candidate_pairs(frame: pd.DataFrame, is_new: np.ndarray) -> tuple[pd.DataFrame, dict]:
-    """Union of the blocking keys' pairs, each key's blocks capped at :data:`MAX_BLOCK`."""
+def candidate_pairs(frame: pd.DataFrame, is_new: np.ndarray, lists: np.ndarray | None = None
+                    ) -> tuple[pd.DataFrame, dict]:
+    """Union of the blocking keys' pairs, each key's blocks capped at :data:`MAX_BLOCK`.
+    ``lists``: each row's list of people (:func:`list_codes`), when the caller has them."""
+    lists = list_codes(frame) if lists is None else lists
     all_pairs, stats = [], {}
     # Keys that only serve some rows: a pair must hold one of those rows (loaded or new — a
     # nightly finds what a full relink of the same records finds).
@@ -275,7 +278,7 @@ def candidate_pairs(frame: pd.DataFrame, is_new: np.ndarray) -> tuple[pd.DataFra
     anchored = {"undated+name": frame["birth_year"].isna().to_numpy(),
                 "names any order": no_commune, "birth date": no_commune}
     keys_of = blocking_keys(frame)
-    scope = _ListScope(frame, keys_of)
+    scope = _ListScope(frame, keys_of, lists)
     for name, keys in keys_of.items():
         pairs, skipped = _block_pairs(keys, is_new, MAX_BLOCK, anchored.get(name),
                                       scope.drop(name) if name in NAME_YEAR_KEYS else None)
@@ -286,7 +289,7 @@ def candidate_pairs(frame: pd.DataFrame, is_new: np.ndarray) -> tuple[pd.DataFra
         del pairs
     pairs = _unique_pairs(np.concatenate(all_pairs), len(frame))
     del all_pairs
-    unscored = unscored_pairs(frame, is_new, keys_of["birth date"], pairs)
+    unscored = unscored_pairs(frame, is_new, keys_of["birth date"], pairs, lists)
     unscored[1] += scope.unscored(pairs)
     stats["unscored_pairs"] = unscored
     return pd.DataFrame(pairs, columns=["i", "j"]), stats
@@ -307,8 +310,9 @@ class _ListScope:
     different lists (a registry row and a clinic visit, an insured list) are never left out:
     there a person's two communes are a move or a workplace."""
 
-    def __init__(self, frame: pd.DataFrame, keys_of: dict[str, pd.Series]) -> None:
-        self.lists = list_codes(frame)
+    def __init__(self, frame: pd.DataFrame, keys_of: dict[str, pd.Series],
+                 lists: np.ndarray) -> None:
+        self.lists = lists
         self.communes = pd.factorize(frame["commune_code"], use_na_sentinel=True)[0]
         self.codes = {}
         self.small = {}
@@ -350,17 +354,17 @@ class _ListScope:
 
 
 def unscored_pairs(frame: pd.DataFrame, is_new: np.ndarray, date: pd.Series,
-                   scored: np.ndarray) -> list[int]:
+                   scored: np.ndarray, lists: np.ndarray | None = None) -> list[int]:
     """Per class of pair (across sources, within one list): pairs that share the full birth
     date in two different communes and that no blocking key put among the ``scored`` pairs
     (i, j) — what the birth date alone blocked on before it was scoped to the commune. They are
     not scored (millions at a province's size, nearly all two people) but counted in the
     prior's denominator, so the prior, and with it every posterior, is what it was when they
     were scored. Blocks over :data:`MAX_BLOCK` are left out, as blocking leaves them out; a
-    pair needs a new record."""
+    pair needs a new record. ``lists``: as :func:`candidate_pairs` has them."""
     dates = pd.factorize(date, use_na_sentinel=True)[0]
     communes = pd.factorize(frame["commune_code"], use_na_sentinel=True)[0]
-    lists = list_codes(frame)
+    lists = list_codes(frame) if lists is None else lists
     if not (dates >= 0).any():
         return [0, 0]
     sizes = np.bincount(dates[dates >= 0])
@@ -444,7 +448,8 @@ def build_context(batch: pd.DataFrame, master: pd.DataFrame,
     is_new = frame["_new"].to_numpy(bool)
     ids = identifier_pairs(frame, is_new)
     decided = decision_pairs(frame, decisions)
-    cands, stats = candidate_pairs(frame, is_new)
+    lists = list_codes(frame)  # once, for the blocking scope, the prior's count and clusters
+    cands, stats = candidate_pairs(frame, is_new, lists)
     # m is learnt from every pair the identifiers label, loaded or new. Analysts' decisions
     # calibrate the probabilities (:func:`fit_calibration`) but do not move m: answering the
     # review queue must not change what the next full relink links.
@@ -452,7 +457,7 @@ def build_context(batch: pd.DataFrame, master: pd.DataFrame,
     cols = columns(frame)
     model = estimate(frame, every[["i", "j"]], cols=cols)
     model.unscored_pairs = tuple(stats["unscored_pairs"])
-    clusters = Clusters(frame, decided[~decided["same"].astype(bool)], list_codes(frame))
+    clusters = Clusters(frame, decided[~decided["same"].astype(bool)], lists)
     ctx = Context(frame, clusters, model, np.array([""] * len(frame), dtype=object),
                   np.full(len(frame), np.nan), stats, decided, cols)
     _link_certain(ctx, ids)
