@@ -403,8 +403,8 @@ def identifier_pairs(frame: pd.DataFrame, is_new: np.ndarray) -> pd.DataFrame:
     facility = _block_pairs(fac, is_new, cap=10_000)[0]
     pairs = np.unique(np.concatenate([strong, facility]), axis=0)
     out = pd.DataFrame(pairs, columns=["i", "j"])
-    strong_set = set(map(tuple, strong.tolist()))
-    out["facility_only"] = [(i, j) not in strong_set for i, j in pairs.tolist()]
+    n = len(frame)
+    out["facility_only"] = ~np.isin(_pair_codes(pairs, n), _pair_codes(strong, n))
     return out
 
 
@@ -440,11 +440,11 @@ def build_context(batch: pd.DataFrame, master: pd.DataFrame,
                   decisions: pd.DataFrame | None) -> tuple[Context, pd.DataFrame]:
     """Put the new records beside the master index, estimate the model and link what
     identifiers and analysts' decisions link. Returns the context and the candidate pairs."""
-    known = set(master["record_key"])
-    is_known = key_in(batch["record_key"], known).to_numpy()
-    # A loaded record the batch brings again with new content is matched as the batch has it.
-    again = key_in(master["record_key"], set(batch["record_key"][~is_known])).to_numpy()
-    frame = prepare(_stacked([(master, ~again, False), (batch, ~is_known, True)]))
+    # A record already loaded keeps its person (:func:`resolve`): it takes part as the master
+    # index has it, and its row in the batch is left out.
+    is_known = positions(master["record_key"], batch["record_key"]) >= 0
+    frame = prepare(_stacked([(master, np.ones(len(master), dtype=bool), False),
+                              (batch, ~is_known, True)]))
     is_new = frame["_new"].to_numpy(bool)
     ids = identifier_pairs(frame, is_new)
     decided = decision_pairs(frame, decisions)
@@ -596,10 +596,12 @@ def review_queue(ctx: Context, cands: pd.DataFrame, decided: Decided | None,
             and not ctx.clusters.kept_apart(r[0], r[1])]
     if not rows:
         return pd.DataFrame(columns=REVIEW_COLUMNS)
-    size = pd.Series(person_of).value_counts()
     keys = ctx.frame["record_key"].to_numpy(object)
     i, j, s = (np.array(c) for c in zip(*rows, strict=True))
     pa, pb = person_of[i], person_of[j]
+    # records per person, counted for the persons in the queue only (not a million)
+    involved = pd.Series(person_of).isin(set(pa) | set(pb)).to_numpy()
+    size = pd.Series(person_of[involved]).value_counts()
     p = ctx.model.calibrated(s)
     out = pd.DataFrame({
         "record_key_a": keys[i], "record_key_b": keys[j], "score": np.round(s, 2),
@@ -642,10 +644,10 @@ def resolve(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresholds,
     del cands, decided  # a province's pairs: hundreds of megabytes not needed from here
     # Each batch record's row: in the master (a record already loaded keeps its person), or
     # in the frame — looked up for all records at once.
-    keys = batch["record_key"].to_numpy(object)
-    in_master = pd.Index(master["record_key"].to_numpy(object)).get_indexer(keys)
+    keys = batch["record_key"]
+    in_master = positions(master["record_key"], keys)
     known = in_master >= 0
-    x = pd.Index(ctx.frame["record_key"].to_numpy(object)).get_indexer(keys)
+    x = positions(ctx.frame["record_key"], keys)
     x[known] = 0  # (not used: a known record's answer is the master's)
     rule = ctx.rule[x]
     score = ctx.score[x]
@@ -662,6 +664,21 @@ def resolve(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresholds,
     ctx.stats["review_expected_true_share"] = (
         round(float(review["probability"].mean()), 3) if len(review) else None)
     return result, review, ctx.stats
+
+
+def positions(keys: pd.Series, wanted: pd.Series) -> np.ndarray:
+    """Where each of ``wanted`` stands in ``keys`` (unique record keys), -1 where it is not
+    there. The master index and the stacked frame come in record-key order: a binary search
+    per wanted key, where a hash table of a million keys cost a second each time it was
+    built."""
+    have, want = keys.to_numpy(object), wanted.to_numpy(object)
+    if not pd.Index(have).is_monotonic_increasing:
+        return pd.Index(have).get_indexer(want)
+    at = np.searchsorted(have, want) if len(have) else np.zeros(len(want), dtype=np.int64)
+    inside = at < len(have)
+    found = np.zeros(len(want), dtype=bool)
+    found[inside] = have[at[inside]] == want[inside]
+    return np.where(found, at, -1)
 
 
 def batch_frame(records: pd.DataFrame) -> pd.DataFrame:
