@@ -26,7 +26,7 @@ from etl.load import load_stage
 from etl.load.db import redact
 from etl.load.decisions import read_decisions
 from etl.load.loader import retire_missing
-from etl.load.master import empty_master, read_master
+from etl.load.master import empty_master, fetch_master, read_master
 from etl.match import match_stage
 from etl.match.decide import LINK_THRESHOLD, REVIEW_THRESHOLD, Thresholds
 from etl.match.engine import batch_frame, match_records, with_matches
@@ -79,9 +79,10 @@ def match_against(data: StageData, engine: Engine | None,
     return match_stage(data, read_master(engine), thresholds, read_decisions(engine))
 
 
-def read_known(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """What a run matches against: the master index and the analysts' decisions."""
-    return read_master(engine), read_decisions(engine)
+def fetch_known(engine: Engine) -> tuple[Callable[[], pd.DataFrame], pd.DataFrame]:
+    """What a run matches against: the master index, fetched (built when the run matches:
+    :func:`etl.load.master.fetch_master`), and the analysts' decisions."""
+    return fetch_master(engine), read_decisions(engine)
 
 
 def run_job(job: Job, engine: Engine, **options: Any) -> RunSummary:
@@ -140,7 +141,7 @@ def run_sources(
         # and other runs out; loading comes after), and the database's scan of a province's
         # records runs outside Python's lock, beside extract (a nightly against 1 M persons
         # spent 5 s reading them before it could match).
-        known = reader.submit(read_known, engine)
+        known = reader.submit(fetch_known, engine)
         staged = Staged(Path(spill))
         for number, source in enumerate(sources):
             chunks = prepared(source.paths, executor=executor, kind=source.kind,
@@ -149,7 +150,7 @@ def run_sources(
                               chunk_records=None if keep_stages is not None else chunk_records)
             state.prepare(number, source, chunks, staged, folders[number], policy=policy)
         state.match(staged, thresholds, known)
-        del known  # the master index: a province's gigabyte, not needed while loading
+        del known  # what the database handed over: not needed while loading
         for number, data in staged:
             state.chunk(number, data, folders[number], dry_run)
     if not dry_run:
@@ -276,14 +277,16 @@ class _Run:
                 worker.close()
 
     def match(self, staged: Staged, thresholds: Thresholds | None,
-              known: Future[tuple[pd.DataFrame, pd.DataFrame]]) -> None:
+              known: Future[tuple[Callable[[], pd.DataFrame], pd.DataFrame]]) -> None:
         """All the run's records at once against the database (``known``: its master index
         and analysts' decisions, on their way); each review pair is written with the chunk
         that loads the later of its two records."""
         thresholds = thresholds or Thresholds()
-        master, decisions = known.result()
+        fetched, decisions = known.result()
         if not staged.frames:
             return
+        master = fetched()
+        del fetched  # the texts the database handed over
         frames = [f for f in staged.frames if len(f)] or staged.frames[:1]
         batch = pd.concat(frames, ignore_index=True)
         del frames
