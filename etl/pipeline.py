@@ -10,7 +10,7 @@ import tempfile
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from etl.load import load_stage
 from etl.load.db import redact
 from etl.load.decisions import read_decisions
 from etl.load.loader import retire_missing
-from etl.load.master import empty_master, fetch_master, read_master
+from etl.load.master import empty_master, read_master
 from etl.match import match_stage
 from etl.match.decide import LINK_THRESHOLD, REVIEW_THRESHOLD, Thresholds
 from etl.match.engine import batch_frame, match_records, with_matches
@@ -79,12 +79,6 @@ def match_against(data: StageData, engine: Engine | None,
     return match_stage(data, read_master(engine), thresholds, read_decisions(engine))
 
 
-def fetch_known(engine: Engine) -> tuple[Callable[[], pd.DataFrame], pd.DataFrame]:
-    """What a run matches against: the master index, fetched (built when the run matches:
-    :func:`etl.load.master.fetch_master`), and the analysts' decisions."""
-    return fetch_master(engine), read_decisions(engine)
-
-
 def run_job(job: Job, engine: Engine, **options: Any) -> RunSummary:
     """Run a job file's sources with its thresholds and policy (see :mod:`etl.job`)."""
     inputs = [Inputs(source.files(), source.kind, source.text_encoding,
@@ -134,14 +128,7 @@ def run_sources(
         Path(keep_stages) if len(sources) == 1 else
         Path(keep_stages) / f"{number}-{source.feed or 'source'}")
         for number, source in enumerate(sources, 1)]
-    with tempfile.TemporaryDirectory(prefix="hssk-run-") as spill, \
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="hssk-master") as reader:
-        # What the database already knows is read while the files are extracted and
-        # transformed: nothing writes it before this run matches (the run lock keeps curation
-        # and other runs out; loading comes after), and the database's scan of a province's
-        # records runs outside Python's lock, beside extract (a nightly against 1 M persons
-        # spent 5 s reading them before it could match).
-        known = reader.submit(fetch_known, engine)
+    with tempfile.TemporaryDirectory(prefix="hssk-run-") as spill:
         staged = Staged(Path(spill))
         for number, source in enumerate(sources):
             chunks = prepared(source.paths, executor=executor, kind=source.kind,
@@ -149,8 +136,7 @@ def run_sources(
                               mapping_files=source.mapping_files, progress=progress,
                               chunk_records=None if keep_stages is not None else chunk_records)
             state.prepare(number, source, chunks, staged, folders[number], policy=policy)
-        state.match(staged, thresholds, known)
-        del known  # what the database handed over: not needed while loading
+        state.match(staged, thresholds)
         for number, data in staged:
             state.chunk(number, data, folders[number], dry_run)
     if not dry_run:
@@ -276,23 +262,19 @@ class _Run:
             if worker is not None:
                 worker.close()
 
-    def match(self, staged: Staged, thresholds: Thresholds | None,
-              known: Future[tuple[Callable[[], pd.DataFrame], pd.DataFrame]]) -> None:
-        """All the run's records at once against the database (``known``: its master index
-        and analysts' decisions, on their way); each review pair is written with the chunk
-        that loads the later of its two records."""
+    def match(self, staged: Staged, thresholds: Thresholds | None) -> None:
+        """All the run's records at once against the database; each review pair is written
+        with the chunk that loads the later of its two records."""
         thresholds = thresholds or Thresholds()
-        fetched, decisions = known.result()
         if not staged.frames:
             return
-        master = fetched()
-        del fetched  # the texts the database handed over
         frames = [f for f in staged.frames if len(f)] or staged.frames[:1]
         batch = pd.concat(frames, ignore_index=True)
         del frames
         staged.keys_only()
-        result, review, stats = match_records(batch, master, thresholds, decisions)
-        del batch, master
+        result, review, stats = match_records(batch, read_master(self.engine), thresholds,
+                                              read_decisions(self.engine))
+        del batch
         self.matched = (result, review, stats)
         if len(review):
             chunk_of = staged.chunk_of()

@@ -8,7 +8,6 @@ reads them; load stays the only stage that talks to the database.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -34,26 +33,14 @@ def read_master(engine: Engine | None) -> pd.DataFrame:
     """The master person index: every loaded record's identity as its source presented it,
     in ``record_key`` order (by code point, not a database collation, so SQLite and
     PostgreSQL give the same frame)."""
-    return fetch_master(engine)()
-
-
-def fetch_master(engine: Engine | None) -> Callable[[], pd.DataFrame]:
-    """:func:`read_master` in two steps: the database's part now, and a function that builds
-    the frame from what it handed over. A run fetches in a thread while its files are
-    extracted (SQLite scans outside Python's lock) and builds when it matches: decoding in
-    that thread too took Python's lock from extract and slowed it as much as it saved."""
     if engine is None:
-        return empty_master
+        return empty_master()
     stored = [c for c in MASTER_COLUMNS if c != "file_key" and c in source_records.c]
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
-            texts = _sqlite_texts(conn, stored)
-            return lambda: _master_frame(_sqlite_master(texts, stored))
-        columns = _rows_master(conn, engine, stored)
-    return lambda: _master_frame(columns)
-
-
-def _master_frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
+            columns = _sqlite_master(conn, stored)
+        else:
+            columns = _rows_master(conn, engine, stored)
     n = len(columns["record_key"])
     if not n:
         return empty_master()
@@ -81,37 +68,25 @@ def _rows_master(conn: sa.Connection, engine: Engine, stored: list[str]
             for c in frame.columns}
 
 
-def _sqlite_texts(conn: sa.Connection, stored: list[str]
-                  ) -> tuple[list[tuple[str, ...]], dict[int, str]]:
-    """The stored columns and ``source_file_id`` as one JSON array per column and slice of
-    ``_READ_ROWS`` records, and each file's hash: SQLite hands back a few long texts instead of
-    a Python tuple per record (a million records: 10 s of tuples and their frame against 4 s),
-    and the file hash is looked up per file, not per record."""
-    arrays = ", ".join(f"json_group_array({c})" for c in [*stored, "source_file_id"])
-    top = conn.exec_driver_sql("SELECT max(id) FROM source_records").scalar() or 0
-    slices = [tuple(conn.exec_driver_sql(
-        f"SELECT {arrays} FROM source_records WHERE id > ? AND id <= ?",
-        (start, start + _READ_ROWS)).one())  # rowid ranges: rows in the order of a full scan
-        for start in range(0, top, _READ_ROWS)]
-    sha = dict(conn.execute(sa.select(source_files.c.id, source_files.c.sha256)).all())
-    return slices, sha
-
-
-def _sqlite_master(texts: tuple[list[tuple[str, ...]], dict[int, str]], stored: list[str]
-                   ) -> dict[str, np.ndarray]:
-    """The columns of :func:`_rows_master` decoded from :func:`_sqlite_texts`, slice by slice
-    (each slice's texts dropped once decoded). Numbers keep the frame's usual dtypes (int64,
-    or float64 where one is missing); repeated texts are held once
-    (:func:`etl.stage.shared`)."""
-    slices, sha = texts
+def _sqlite_master(conn: sa.Connection, stored: list[str]) -> dict[str, np.ndarray]:
+    """The same columns as :func:`_rows_master`, read as one JSON array per column and slice
+    of ``_READ_ROWS`` records: SQLite hands back a few long texts instead of a Python tuple per
+    record (a million records: 10 s of tuples and their frame against 4 s), and the file hash
+    is looked up per file, not per record. In slices, the texts of the whole index are never
+    in memory at once. Numbers keep the frame's usual dtypes (int64, or float64 where one is
+    missing); repeated texts are held once (:func:`etl.stage.shared`)."""
     names = [*stored, "source_file_id"]
+    arrays = ", ".join(f"json_group_array({c})" for c in names)
+    top = conn.exec_driver_sql("SELECT max(id) FROM source_records").scalar() or 0
     numbers = {c for c in stored if isinstance(source_records.c[c].type, sa.Integer)}
     # Repeated values kept once as they are decoded, slice by slice: a copy per record lived
     # only until the slice was done, and then no longer held the memory of the whole index.
     once: dict[str, dict] = {c: {} for c in [*numbers, *REPEATED_TEXTS, "source_file_id"]}
     values: dict[str, list] = {c: [] for c in names}
-    while slices:
-        found = slices.pop(0)
+    for start in range(0, top, _READ_ROWS):  # rowid ranges: rows in the order of a full scan
+        found = conn.exec_driver_sql(
+            f"SELECT {arrays} FROM source_records WHERE id > ? AND id <= ?",
+            (start, start + _READ_ROWS)).one()
         for name, text in zip(names, found, strict=True):
             decoded = json.loads(text)
             if name in once:
@@ -120,6 +95,7 @@ def _sqlite_master(texts: tuple[list[tuple[str, ...]], dict[int, str]], stored: 
             values[name].extend(decoded)
             del decoded
         del found
+    sha = dict(conn.execute(sa.select(source_files.c.id, source_files.c.sha256)).all())
     frame = {}
     for name in stored:
         column = values.pop(name)
