@@ -272,8 +272,9 @@ class _Run:
         batch = pd.concat(frames, ignore_index=True)
         del frames
         staged.keys_only()
+        # Both frames handed over: their columns go as the match stacks them.
         result, review, stats = match_records(batch, read_master(self.engine), thresholds,
-                                              read_decisions(self.engine))
+                                              read_decisions(self.engine), consume=True)
         del batch
         self.matched = (result, review, stats)
         if len(review):

@@ -437,14 +437,19 @@ class Context:
 
 
 def build_context(batch: pd.DataFrame, master: pd.DataFrame,
-                  decisions: pd.DataFrame | None) -> tuple[Context, pd.DataFrame]:
+                  decisions: pd.DataFrame | None, *, consume: bool = False
+                  ) -> tuple[Context, pd.DataFrame]:
     """Put the new records beside the master index, estimate the model and link what
-    identifiers and analysts' decisions link. Returns the context and the candidate pairs."""
+    identifiers and analysts' decisions link. Returns the context and the candidate pairs.
+    ``consume``: see :func:`match_records`."""
     # A record already loaded keeps its person (:func:`resolve`): it takes part as the master
     # index has it, and its row in the batch is left out.
     is_known = positions(master["record_key"], batch["record_key"]) >= 0
-    frame = prepare(_stacked([(master, np.ones(len(master), dtype=bool), False),
-                              (batch, ~is_known, True)]))
+    frame = _stacked([(master, np.ones(len(master), dtype=bool), False),
+                      (batch, ~is_known, True)], consume=consume)
+    if "person_id" not in frame:  # no master row: every record is new
+        frame["person_id"] = pd.Series(np.full(len(frame), None, dtype=object), dtype=object)
+    frame = prepare(frame)
     is_new = frame["_new"].to_numpy(bool)
     ids = identifier_pairs(frame, is_new)
     decided = decision_pairs(frame, decisions)
@@ -466,14 +471,16 @@ def build_context(batch: pd.DataFrame, master: pd.DataFrame,
     return ctx, cands
 
 
-def _stacked(parts: list[tuple[pd.DataFrame, np.ndarray, bool]]) -> pd.DataFrame:
+def _stacked(parts: list[tuple[pd.DataFrame, np.ndarray, bool]], *, consume: bool = False
+             ) -> pd.DataFrame:
     """The chosen rows of each (frame, rows, new) part one under the other, with ``_new``, in
     ``record_key`` order (a stable sort: ties between equally probable links fall the same way
     whatever order the records arrived in — a run, its chunks and a full relink agree). Every
     column as objects (what :func:`prepare` makes of them anyway: pandas' concat of a batch's
     nullable integers under a master's floats checked a million cells one by one for being
     missing), built a column at a time: selecting, stacking and sorting whole frames held five
-    copies of a million-record index at once."""
+    copies of a million-record index at once. ``consume``: each column is deleted from the
+    parts once stacked (see :func:`match_records`)."""
     chosen = [(p, rows, new) for p, rows, new in parts if rows.any()] or [
         (parts[-1][0], parts[-1][1], parts[-1][2])]  # no row at all: the batch's columns
     names = list(dict.fromkeys(c for p, _, _ in chosen for c in [*p.columns, "_new"]))
@@ -494,6 +501,13 @@ def _stacked(parts: list[tuple[pd.DataFrame, np.ndarray, bool]]) -> pd.DataFrame
         # Objects, said so: pandas 3 would make a column of texts its own string dtype, with
         # NaN for None.
         out[name] = pd.Series(values, index=out.index, dtype=object, copy=False)
+        if consume:
+            for p, _, _ in parts:
+                if name in p:
+                    del p[name]
+    if consume:  # a part's columns no row was chosen from
+        for p, _, _ in parts:
+            p.drop(columns=list(p.columns), inplace=True)
     return out
 
 
@@ -632,21 +646,25 @@ def assign_persons(ctx: Context) -> np.ndarray:
 
 
 def resolve(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresholds,
-            decisions: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Person id, rule and score for each batch record, the review queue, and statistics."""
-    batch = batch.copy(deep=False)  # the columns shared, not copied
-    batch["person_id"] = None
-    ctx, cands = build_context(batch, master, decisions)
+            decisions: pd.DataFrame | None = None, *, consume: bool = False
+            ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Person id, rule and score for each batch record, the review queue, and statistics.
+    ``consume``: see :func:`match_records`."""
+    if "person_id" in batch:  # a batch record's person is what matching finds
+        batch = batch.drop(columns=["person_id"])
+    # Each batch record's row in the master (a record already loaded keeps its person), taken
+    # before the frames are stacked (and, when consumed, emptied).
+    keys = pd.Series(batch["record_key"].to_numpy(object).copy(), dtype=object)
+    in_master = positions(master["record_key"], keys)
+    known = in_master >= 0
+    known_person = master["person_id"].to_numpy(object)[in_master[known]]
+    ctx, cands = build_context(batch, master, decisions, consume=consume)
     decided = link_fuzzy(ctx, cands, thresholds) if len(cands) else None
     link_analysts(ctx)
     person_of = assign_persons(ctx)
     review = review_queue(ctx, cands, decided, thresholds, person_of)
     del cands, decided  # a province's pairs: hundreds of megabytes not needed from here
-    # Each batch record's row: in the master (a record already loaded keeps its person), or
-    # in the frame — looked up for all records at once.
-    keys = batch["record_key"]
-    in_master = positions(master["record_key"], keys)
-    known = in_master >= 0
+    # Each new batch record's row in the frame, looked up for all records at once.
     x = positions(ctx.frame["record_key"], keys)
     x[known] = 0  # (not used: a known record's answer is the master's)
     rule = ctx.rule[x]
@@ -655,7 +673,7 @@ def resolve(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresholds,
     scored = np.flatnonzero(~known & ~np.isnan(score))
     out_score[scored] = [round(float(v), 2) for v in score[scored].tolist()]
     person = person_of[x]
-    person[known] = master["person_id"].to_numpy(object)[in_master[known]]
+    person[known] = known_person
     result = pd.DataFrame({
         "person_id": person.tolist(),
         "match_rule": np.where(known, "known-record", np.where(rule == "", "new", rule)).tolist(),
@@ -705,17 +723,23 @@ def batch_frame(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def match_records(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresholds,
-                  decisions: pd.DataFrame | None = None
+                  decisions: pd.DataFrame | None = None, *, consume: bool = False
                   ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """:func:`resolve` for identity frames (:func:`batch_frame`) that may hold a record key
     twice (an episode in two chunks of a run): the latest row of each key is matched. Returns
     person id, rule and score indexed by record key, the review queue and statistics (the
-    thresholds among them)."""
+    thresholds among them).
+
+    ``consume``: the caller hands ``batch`` and ``master`` over, and their columns are deleted
+    as they are stacked. A province's batch and master index each hold hundreds of megabytes
+    of column arrays, a second set beside the stacked frame's through the whole match; the
+    caller must not use either frame afterwards."""
     again = batch["record_key"].duplicated(keep="last").to_numpy()
     plain = batch.index.equals(pd.RangeIndex(len(batch)))
     latest = batch if plain and not again.any() else batch[~again].reset_index(drop=True)
-    result, review, stats = resolve(latest, master, thresholds, decisions)
-    result.index = pd.Index(latest["record_key"].to_numpy(), name="record_key")
+    index = pd.Index(latest["record_key"].to_numpy(object).copy(), name="record_key")
+    result, review, stats = resolve(latest, master, thresholds, decisions, consume=consume)
+    result.index = index
     return result, review, {"thresholds": vars(thresholds), **stats}
 
 

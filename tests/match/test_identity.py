@@ -6,8 +6,12 @@ import json
 import pandas as pd
 import sqlalchemy as sa
 
+from etl.executors import FileTask, prepare_file
 from etl.export import export_links
 from etl.load import schema as s
+from etl.load.decisions import read_decisions
+from etl.load.master import read_master
+from etl.match.engine import Thresholds, batch_frame, match_records
 from etl.pipeline import run
 from etl.synth.evaluate import evaluate
 
@@ -230,3 +234,25 @@ def test_full_relink_splits_wrong_merges_and_keeps_ids(hssk, db_url, samples, tm
     again = json.loads(hssk("match", "--full", "--json", db=db_url).output)
     assert again["records_moved"] == 0
     assert hssk("match", db=db_url).exit_code == 2
+
+
+def test_a_handed_over_batch_and_master_match_as_kept_ones(db, samples):
+    """``consume=True`` (what a run passes, to free a province's column arrays as they are
+    stacked) gives the same persons, review queue and statistics, and empties both frames."""
+    run(sorted(samples.glob("registry_*")), db)
+    others = [p for p in sorted(samples.iterdir()) if p.is_file() and "registry" not in p.name]
+    records = pd.concat([prepare_file(FileTask(p))[1].records for p in others],
+                        ignore_index=True)
+    batch = batch_frame(records)
+
+    kept = match_records(batch.copy(), read_master(db), Thresholds(), read_decisions(db))
+    handed_batch, handed_master = batch.copy(), read_master(db)
+    assert len(handed_batch) > 100 and len(handed_master) > 100
+    handed = match_records(handed_batch, handed_master, Thresholds(), read_decisions(db),
+                           consume=True)
+
+    pd.testing.assert_frame_equal(handed[0], kept[0])
+    pd.testing.assert_frame_equal(handed[1], kept[1])
+    assert handed[2] == kept[2]
+    assert (kept[0]["match_rule"] == "fuzzy").any() and len(kept[1])
+    assert list(handed_batch.columns) == [] and list(handed_master.columns) == []
