@@ -591,17 +591,22 @@ def link_fuzzy(ctx: Context, cands: pd.DataFrame, thresholds: Thresholds) -> Dec
     return decided
 
 
-def review_queue(ctx: Context, cands: pd.DataFrame, decided: Decided | None,
-                 thresholds: Thresholds, person_of: np.ndarray) -> pd.DataFrame:
-    """Pairs in the review band whose records ended in two people, with their probability,
-    the answer's worth (probability × the record pairs it would join) and a group key: one
-    answer settles every pair between the same two people."""
-    rows: list[tuple[int, int, float]] = []
-    if decided is not None:
-        band = np.flatnonzero(decided.outcome == REVIEW)
-        ci, cj = cands["i"].to_numpy()[band], cands["j"].to_numpy()[band]
-        rows = [(int(i), int(j), float(decided.posterior[k]))
-                for i, j, k in zip(ci, cj, band, strict=True)]
+def review_band(cands: pd.DataFrame, decided: Decided | None) -> list[tuple[int, int, float]]:
+    """The candidate pairs (i, j, posterior) :func:`link_fuzzy` left in the review band."""
+    if decided is None:
+        return []
+    band = np.flatnonzero(decided.outcome == REVIEW)
+    ci, cj = cands["i"].to_numpy()[band], cands["j"].to_numpy()[band]
+    return [(int(i), int(j), float(decided.posterior[k]))
+            for i, j, k in zip(ci, cj, band, strict=True)]
+
+
+def review_queue(ctx: Context, band: list[tuple[int, int, float]], thresholds: Thresholds,
+                 person_of: np.ndarray) -> pd.DataFrame:
+    """Pairs in the review band (:func:`review_band`) whose records ended in two people, with
+    their probability, the answer's worth (probability × the record pairs it would join) and a
+    group key: one answer settles every pair between the same two people."""
+    rows = list(band)
     queued = {(i, j) for i, j, _ in rows}
     # Guarded identifier pairs join at the review threshold (the identifier put them there).
     rows += [(i, j, thresholds.review) for i, j in ctx.stats.pop("_guarded", [])
@@ -660,10 +665,12 @@ def resolve(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresholds,
     known_person = master["person_id"].to_numpy(object)[in_master[known]]
     ctx, cands = build_context(batch, master, decisions, consume=consume)
     decided = link_fuzzy(ctx, cands, thresholds) if len(cands) else None
+    band = review_band(cands, decided)
+    # A province's pairs, their levels and weights: hundreds of megabytes not needed from here.
+    del cands, decided
     link_analysts(ctx)
     person_of = assign_persons(ctx)
-    review = review_queue(ctx, cands, decided, thresholds, person_of)
-    del cands, decided  # a province's pairs: hundreds of megabytes not needed from here
+    review = review_queue(ctx, band, thresholds, person_of)
     # Each new batch record's row in the frame, looked up for all records at once.
     x = positions(ctx.frame["record_key"], keys)
     x[known] = 0  # (not used: a known record's answer is the master's)
