@@ -656,7 +656,10 @@ def resolve(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresholds,
     """Person id, rule and score for each batch record, the review queue, and statistics.
     ``consume``: see :func:`match_records`."""
     if "person_id" in batch:  # a batch record's person is what matching finds
-        batch = batch.drop(columns=["person_id"])
+        if consume:
+            del batch["person_id"]
+        else:
+            batch = batch.drop(columns=["person_id"])
     # Each batch record's row in the master (a record already loaded keeps its person), taken
     # before the frames are stacked (and, when consumed, emptied).
     keys = pd.Series(batch["record_key"].to_numpy(object).copy(), dtype=object)
@@ -697,9 +700,12 @@ def positions(keys: pd.Series, wanted: pd.Series) -> np.ndarray:
     per wanted key, where a hash table of a million keys cost a second each time it was
     built."""
     have, want = keys.to_numpy(object), wanted.to_numpy(object)
-    if not pd.Index(have).is_monotonic_increasing:
+    try:
+        if not pd.Index(have).is_monotonic_increasing:
+            raise TypeError
+        at = np.searchsorted(have, want) if len(have) else np.zeros(len(want), dtype=np.int64)
+    except TypeError:  # unsorted, or a key that is not text (None) among them
         return pd.Index(have).get_indexer(want)
-    at = np.searchsorted(have, want) if len(have) else np.zeros(len(want), dtype=np.int64)
     inside = at < len(have)
     found = np.zeros(len(want), dtype=bool)
     found[inside] = have[at[inside]] == want[inside]
@@ -738,12 +744,14 @@ def match_records(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresho
     thresholds among them).
 
     ``consume``: the caller hands ``batch`` and ``master`` over, and their columns are deleted
-    as they are stacked. A province's batch and master index each hold hundreds of megabytes
+    as they are stacked (the batch's at once, when a key twice makes matching take a copy). A province's batch and master index each hold hundreds of megabytes
     of column arrays, a second set beside the stacked frame's through the whole match; the
     caller must not use either frame afterwards."""
     again = batch["record_key"].duplicated(keep="last").to_numpy()
     plain = batch.index.equals(pd.RangeIndex(len(batch)))
     latest = batch if plain and not again.any() else batch[~again].reset_index(drop=True)
+    if consume and latest is not batch:  # the copy is matched: the caller's frame goes now
+        batch.drop(columns=list(batch.columns), inplace=True)
     index = pd.Index(latest["record_key"].to_numpy(object).copy(), name="record_key")
     result, review, stats = resolve(latest, master, thresholds, decisions, consume=consume)
     result.index = index

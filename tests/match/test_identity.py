@@ -241,9 +241,12 @@ def test_a_handed_over_batch_and_master_match_as_kept_ones(db, samples):
     stacked) gives the same persons, review queue and statistics, and empties both frames."""
     run(sorted(samples.glob("registry_*")), db)
     others = [p for p in sorted(samples.iterdir()) if p.is_file() and "registry" not in p.name]
-    records = pd.concat([prepare_file(FileTask(p))[1].records for p in others],
+    # ... and one registry file again (records the database knows), and a few records twice
+    # (an episode in two chunks of a run): the batch matching takes a copy of
+    again = sorted(samples.glob("registry_*"))[:1]
+    records = pd.concat([prepare_file(FileTask(p))[1].records for p in [*others, *again]],
                         ignore_index=True)
-    batch = batch_frame(records)
+    batch = batch_frame(pd.concat([records, records.iloc[:5]], ignore_index=True))
 
     kept = match_records(batch.copy(), read_master(db), Thresholds(), read_decisions(db))
     handed_batch, handed_master = batch.copy(), read_master(db)
@@ -255,4 +258,5 @@ def test_a_handed_over_batch_and_master_match_as_kept_ones(db, samples):
     pd.testing.assert_frame_equal(handed[1], kept[1])
     assert handed[2] == kept[2]
     assert (kept[0]["match_rule"] == "fuzzy").any() and len(kept[1])
+    assert (kept[0]["match_rule"] == "known-record").any()
     assert list(handed_batch.columns) == [] and list(handed_master.columns) == []
