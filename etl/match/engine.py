@@ -437,14 +437,16 @@ class Context:
 
 
 def build_context(batch: pd.DataFrame, master: pd.DataFrame,
-                  decisions: pd.DataFrame | None, *, consume: bool = False
-                  ) -> tuple[Context, pd.DataFrame]:
+                  decisions: pd.DataFrame | None, *, consume: bool = False,
+                  is_known: np.ndarray | None = None) -> tuple[Context, pd.DataFrame]:
     """Put the new records beside the master index, estimate the model and link what
     identifiers and analysts' decisions link. Returns the context and the candidate pairs.
-    ``consume``: see :func:`match_records`."""
+    ``consume``: see :func:`match_records`; ``is_known``: which batch records the master
+    holds, when the caller has looked them up already."""
     # A record already loaded keeps its person (:func:`resolve`): it takes part as the master
     # index has it, and its row in the batch is left out.
-    is_known = positions(master["record_key"], batch["record_key"]) >= 0
+    if is_known is None:
+        is_known = positions(master["record_key"], batch["record_key"]) >= 0
     frame = _stacked([(master, np.ones(len(master), dtype=bool), False),
                       (batch, ~is_known, True)], consume=consume)
     if "person_id" not in frame:  # no master row: every record is new
@@ -481,8 +483,8 @@ def _stacked(parts: list[tuple[pd.DataFrame, np.ndarray, bool]], *, consume: boo
     missing), built a column at a time: selecting, stacking and sorting whole frames held five
     copies of a million-record index at once. ``consume``: each column is deleted from the
     parts once stacked (see :func:`match_records`)."""
-    chosen = [(p, rows, new) for p, rows, new in parts if rows.any()] or [
-        (parts[-1][0], parts[-1][1], parts[-1][2])]  # no row at all: the batch's columns
+    # no row at all: the batch's columns
+    chosen = [(p, rows, new) for p, rows, new in parts if rows.any()] or parts[-1:]
     names = list(dict.fromkeys(c for p, _, _ in chosen for c in [*p.columns, "_new"]))
 
     def column(name: str) -> np.ndarray:
@@ -666,7 +668,7 @@ def resolve(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresholds,
     in_master = positions(master["record_key"], keys)
     known = in_master >= 0
     known_person = master["person_id"].to_numpy(object)[in_master[known]]
-    ctx, cands = build_context(batch, master, decisions, consume=consume)
+    ctx, cands = build_context(batch, master, decisions, consume=consume, is_known=known)
     decided = link_fuzzy(ctx, cands, thresholds) if len(cands) else None
     band = review_band(cands, decided)
     # A province's pairs, their levels and weights: hundreds of megabytes not needed from here.
@@ -701,10 +703,10 @@ def positions(keys: pd.Series, wanted: pd.Series) -> np.ndarray:
     built."""
     have, want = keys.to_numpy(object), wanted.to_numpy(object)
     try:
-        if not pd.Index(have).is_monotonic_increasing:
-            raise TypeError
-        at = np.searchsorted(have, want) if len(have) else np.zeros(len(want), dtype=np.int64)
-    except TypeError:  # unsorted, or a key that is not text (None) among them
+        at = np.searchsorted(have, want) if pd.Index(have).is_monotonic_increasing else None
+    except TypeError:  # a key that is not text (None) among them
+        at = None
+    if at is None:
         return pd.Index(have).get_indexer(want)
     inside = at < len(have)
     found = np.zeros(len(want), dtype=bool)
@@ -744,9 +746,10 @@ def match_records(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresho
     thresholds among them).
 
     ``consume``: the caller hands ``batch`` and ``master`` over, and their columns are deleted
-    as they are stacked (the batch's at once, when a key twice makes matching take a copy). A province's batch and master index each hold hundreds of megabytes
-    of column arrays, a second set beside the stacked frame's through the whole match; the
-    caller must not use either frame afterwards."""
+    as they are stacked (the batch's at once, when a key twice makes matching take a copy). A
+    province's batch and master index each hold hundreds of megabytes of column arrays, a
+    second set beside the stacked frame's through the whole match; the caller must not use
+    either frame afterwards."""
     again = batch["record_key"].duplicated(keep="last").to_numpy()
     plain = batch.index.equals(pd.RangeIndex(len(batch)))
     latest = batch if plain and not again.any() else batch[~again].reset_index(drop=True)
