@@ -40,7 +40,7 @@ def find_record(engine: Engine, reference: str) -> str:
         if key is None and ":" in reference:
             name, locator = reference.rsplit(":", 1)
             key = conn.execute(
-                sa.select(s.source_records.c.record_key).join(s.source_files)
+                sa.select(s.source_records.c.record_key).join(s.source_files, s.RECORD_FILE)
                 .where(s.source_files.c.file_name == name, s.source_records.c.locator == locator)
             ).scalar()
     if key is None:

@@ -81,18 +81,52 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def migrate(engine: Engine) -> tuple[str | None, str]:
-    """Create or upgrade the schema to the newest revision; returns (before, after)."""
+def migrate(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
+    """Create or upgrade the schema to ``revision`` (the newest by default; an older one
+    downgrades); returns (before, after)."""
     try:
         before = current_revision(engine)
         cfg = _alembic_config()
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        step = command.upgrade if revision == "head" else command.downgrade
+        with engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                _sqlite_keys(conn, enforced=False)
+            try:
+                with conn.begin():
+                    if sqlite:
+                        # the driver begins a transaction only at a row change: the rebuilds'
+                        # CREATE TABLE would commit on its own, and a failed upgrade leave it
+                        conn.exec_driver_sql("BEGIN")
+                    cfg.attributes["connection"] = conn
+                    step(cfg, revision)
+                    if sqlite:
+                        _check_keys(conn)
+            finally:
+                if sqlite:
+                    _sqlite_keys(conn, enforced=True)
     except sa.exc.OperationalError as exc:
         raise DatabaseError(f"cannot reach database {redact(str(engine.url))}: "
                             f"{_reason(exc.orig)}") from exc
-    return before, head_revision()
+    return before, head_revision() if revision == "head" else revision
+
+
+def _sqlite_keys(conn: sa.Connection, *, enforced: bool) -> None:
+    """Turn SQLite's foreign key enforcement on or off, outside any transaction (inside one
+    the pragma does nothing). A migration that rebuilds a table others refer to (dropping a
+    constraint does) runs with it off: the rebuild drops the old table, which enforcement
+    refuses while rows refer to it — SQLite's own procedure for such changes."""
+    conn.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if enforced else 'OFF'}")
+    conn.commit()
+
+
+def _check_keys(conn: sa.Connection) -> None:
+    """Refuse (and so roll back) a migration after which a row refers to a missing one."""
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        tables = sorted({row[0] for row in broken})
+        raise DatabaseError(f"the schema upgrade would leave {len(broken)} rows referring to "
+                            f"missing rows (tables {', '.join(tables)}); nothing was changed")
 
 
 def require_current(engine: Engine) -> None:

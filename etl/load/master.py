@@ -14,7 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from etl.load.schema import source_files, source_records
+from etl.load.schema import RECORD_FILE, source_files, source_records
 from etl.stage import REPEATED_TEXTS, shared
 
 MASTER_COLUMNS = ["record_key", "person_id", "source_kind", "file_key", "full_name",
@@ -57,7 +57,7 @@ def _rows_master(conn: sa.Connection, engine: Engine, stored: list[str]
     # The file's content hash, as a batch names its own files: two rows of one list are
     # recognised whether or not one of them is already loaded.
     columns.append(source_files.c.sha256.label("file_key"))
-    sql = str(sa.select(*columns).select_from(source_records.join(source_files)).compile(engine))
+    sql = str(sa.select(*columns).select_from(source_records.join(source_files, RECORD_FILE)).compile(engine))
     # Plain DB-API tuples: building SQLAlchemy rows for the whole index costs seconds.
     cursor = conn.connection.driver_connection.cursor()
     cursor.execute(sql)

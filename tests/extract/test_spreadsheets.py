@@ -25,7 +25,7 @@ def test_school_workbooks_load_completely(db, samples, tmp_path):
     with db.connect() as conn:
         loaded = conn.execute(sa.select(s.source_files.c.file_name, s.source_records.c.locator,
                                         s.source_records.c.full_name, s.source_records.c.sex)
-                              .join(s.source_files)).all()
+                              .join(s.source_files, s.RECORD_FILE)).all()
         vitals = conn.execute(sa.select(s.observations.c.code, sa.func.count())
                               .group_by(s.observations.c.code)).all()
         classes = conn.execute(sa.select(s.encounters.c.health_class).distinct()).scalars().all()

@@ -10,14 +10,16 @@ import json
 import random
 from importlib.resources import files
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 
+from etl.errors import DatabaseError
 from etl.load import schema as s
-from etl.load.db import connect, head_revision, migrate
+from etl.load.db import connect, current_revision, head_revision, migrate
 from etl.pipeline import run
 from etl.synth import simulate
 from etl.synth.clinic import STYLES, envelope, episode, filehoso, inner_table, write_clinic
@@ -277,8 +279,7 @@ def test_0002_downgrades_and_upgrades_again_with_data(db, tmp_path):
     path = tmp_path / "m.xml"
     path.write_bytes(envelope(FACILITY, [EPISODE_A], STYLE))
     run([path], db)
-    with db.begin() as conn:
-        command.downgrade(_alembic(conn), "0001")
+    migrate(db, "0001")
     inspector = sa.inspect(db)
     assert not {"prescriptions", "services"} & set(inspector.get_table_names())
     assert "commune_code_2025" not in {c["name"] for c in inspector.get_columns("source_records")}
@@ -286,3 +287,42 @@ def test_0002_downgrades_and_upgrades_again_with_data(db, tmp_path):
     with db.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(s.persons)).scalar() == 1
         assert conn.execute(sa.select(sa.func.count()).select_from(s.prescriptions)).scalar() == 0
+
+
+def test_an_upgrade_that_would_leave_a_dangling_key_changes_nothing(tmp_path, samples):
+    """SQLite rebuilds tables with key enforcement off (0009 drops keys); a row left referring
+    to a missing one refuses the upgrade, which then changes nothing."""
+    engine = connect(f"sqlite:///{tmp_path / 'hssk.db'}")
+    migrate(engine)
+    run(sorted(samples.glob("registry_*.csv"))[:1], engine)
+    migrate(engine, "0008")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.commit()
+        conn.execute(s.person_identifiers.insert().values(
+            person_id="NO-SUCH-PERSON", kind="cmnd", value="000000001", status="valid",
+            first_batch_id=1))
+        conn.commit()
+        conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+    before = _contents(engine)
+    with pytest.raises(DatabaseError, match="1 rows referring to missing rows "
+                                            r"\(tables person_identifiers\)"):
+        migrate(engine)
+    assert _contents(engine) == before
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        conn.execute(s.person_identifiers.delete().where(
+            s.person_identifiers.c.person_id == "NO-SUCH-PERSON"))
+        conn.commit()
+    assert migrate(engine) == ("0008", head_revision())
+    engine.dispose()
+
+
+def _contents(engine) -> tuple:
+    """The revision, the tables' definitions and every row of the tables 0009 rebuilds."""
+    with engine.connect() as conn:
+        tables = conn.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name").all()
+        rows = {t: conn.exec_driver_sql(f'SELECT * FROM "{t}" ORDER BY 1').all()
+                for t in ("source_records", "persons", "person_identifiers", "rejects")}
+    return current_revision(engine), tables, rows

@@ -68,7 +68,7 @@ def test_a_comparison_the_random_pairs_seldom_reach_keeps_its_prior():
 def _review_pairs(engine) -> set[frozenset]:
     with engine.connect() as conn:
         rows = conn.execute(sa.select(s.source_records.c.record_key, s.source_files.c.file_name,
-                                      s.source_records.c.locator).join(s.source_files)).all()
+                                      s.source_records.c.locator).join(s.source_files, s.RECORD_FILE)).all()
         where = {key: f"{f}:{loc}" for key, f, loc in rows}
         review = conn.execute(sa.select(s.match_reviews.c.record_key_a,
                                         s.match_reviews.c.record_key_b)).all()

@@ -31,7 +31,7 @@ def persons(engine) -> dict[str, str]:
     with engine.connect() as conn:
         rows = conn.execute(sa.select(s.source_files.c.file_name, s.source_records.c.locator,
                                       s.source_records.c.person_id)
-                            .join(s.source_files)).all()
+                            .join(s.source_files, s.RECORD_FILE)).all()
     return {f"{f}:{loc}": p for f, loc, p in rows}
 
 
@@ -146,7 +146,7 @@ def test_explain_cli(hssk, db_url, samples):
             "SELECT person_id FROM source_records GROUP BY person_id "
             "HAVING COUNT(DISTINCT source_kind) >= 2 LIMIT 1")).scalar_one()
         rows = conn.execute(sa.select(s.source_files.c.file_name, s.source_records.c.locator)
-                            .join(s.source_files).where(s.source_records.c.person_id == person)
+                            .join(s.source_files, s.RECORD_FILE).where(s.source_records.c.person_id == person)
                             .limit(2)).all()
     engine.dispose()
     result = hssk("explain", "--person", person, db=db_url)
