@@ -57,6 +57,10 @@ def connect(url: str | None = None) -> Engine:
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
             cur = dbapi_conn.cursor()
+            # Only a new file takes it: 16 KiB pages hold a whole source record (about 2 KB)
+            # several times over; a million-resident load ran 57-62 s against 69-75 s on the
+            # default 4 KiB, and the nightly's scattered updates took no longer.
+            cur.execute("PRAGMA page_size=16384")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")

@@ -3,6 +3,7 @@
 import csv
 import datetime as dt
 import json
+import sqlite3
 from pathlib import Path
 
 import pandas as pd
@@ -233,6 +234,25 @@ def test_the_migrations_build_the_indexes_the_schema_declares(db_url, other_db_u
     assert found == wanted
     assert ("ix_person_identifiers_lookup", ("kind", "value"), False) not in \
         found["person_identifiers"]
+
+
+def test_a_new_sqlite_database_takes_large_pages_an_existing_one_keeps_its_own(tmp_path):
+    """New files get 16 KiB pages (a source record is about 2 KB); a file made elsewhere with
+    SQLite's default keeps its pages, which only a VACUUM could change."""
+    new = connect(f"sqlite:///{tmp_path / 'new.db'}")
+    migrate(new)
+    old_path = tmp_path / "old.db"
+    raw = sqlite3.connect(old_path)
+    raw.execute("CREATE TABLE t (x)")
+    raw.close()
+    old = connect(f"sqlite:///{old_path}")
+    migrate(old)
+    sizes = []
+    for engine in (new, old):
+        with engine.connect() as conn:
+            sizes.append(conn.exec_driver_sql("PRAGMA page_size").scalar())
+        engine.dispose()
+    assert sizes == [16384, 4096]
 
 
 def test_persons_and_records_carry_old_and_new_commune_codes(db, samples):
