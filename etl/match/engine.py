@@ -278,42 +278,55 @@ def candidate_pairs(frame: pd.DataFrame, is_new: np.ndarray, lists: np.ndarray |
     anchored = {"undated+name": frame["birth_year"].isna().to_numpy(),
                 "names any order": no_commune, "birth date": no_commune}
     keys_of = blocking_keys(frame)
-    scope = _ListScope(frame, keys_of, lists)
+    scope = _ListScope(frame, keys_of, lists, keys_of["birth date"])
     for name, keys in keys_of.items():
         pairs, skipped = _block_pairs(keys, is_new, MAX_BLOCK, anchored.get(name),
                                       scope.drop(name) if name in NAME_YEAR_KEYS else None)
         stats[name] = {"pairs": len(pairs), "oversized_blocks_skipped": skipped}
         if name in NAME_YEAR_KEYS:
-            stats[name]["left_out_within_one_list"] = scope.left_out[name]
+            stats[name]["left_out_across_lists"] = scope.left_out[name][0]
+            stats[name]["left_out_within_one_list"] = scope.left_out[name][1]
         all_pairs.append(_pair_codes(pairs, len(frame)))
         del pairs
     pairs = _unique_pairs(np.concatenate(all_pairs), len(frame))
     del all_pairs
     unscored = unscored_pairs(frame, is_new, keys_of["birth date"], pairs, lists)
-    unscored[1] += scope.unscored(pairs)
+    across, within = scope.unscored(pairs)
+    unscored[0] += across
+    unscored[1] += within
     stats["unscored_pairs"] = unscored
     return pd.DataFrame(pairs, columns=["i", "j"]), stats
 
 
-# The core keys, whose blocks a province fills with namesakes: two rows of one list (a registry
-# extract names each resident once) in two communes are paired only if another key pairs them.
+# The core keys, whose blocks a province fills with namesakes: two rows in two communes are
+# paired only if another key pairs them when one list holds both (a registry extract names each
+# resident once) or when both give full birth dates that differ.
 NAME_YEAR_KEYS = ("family+given+year", "family+given+year'")
 
 
 class _ListScope:
-    """Leaves out, of the name+year keys' pairs, those of two rows of one list living in two
-    communes, and counts them: a province's registry held 26 of its 28 million candidate pairs
-    there — namesakes born a year or two apart across the province, which its one-row-per-person
-    list already says are two people — while the true pairs of one list (a resident registered
-    twice) were all within a commune. The count goes to the prior's denominator as
-    :func:`unscored_pairs` does, so every posterior stays where scoring them left it. Pairs of
-    different lists (a registry row and a clinic visit, an insured list) are never left out:
-    there a person's two communes are a move or a workplace."""
+    """Leaves out, of the name+year keys' pairs, those of two rows living in two communes that
+    something already says are two people, and counts them (per class of pair, for the prior,
+    as :func:`unscored_pairs` does, so every posterior stays where scoring them left it):
+
+    * rows of one list: a province's registry held 26 of its 28 million candidate pairs there
+      — namesakes born a year or two apart, whom its one-row-per-person list already tells
+      apart — while the true pairs of one list (a resident registered twice) were all within a
+      commune;
+    * rows of two lists (a registry row and an insured list's, a clinic visit) that both give
+      a full birth date, and different ones: a province of every kind held 25.7 of its 30.9
+      million cross-list pairs in two communes there, and none of its 234,937 true ones —
+      those gave the same date (194,006) or a year alone (40,931). A person's two communes
+      across lists are a move or a workplace, so such pairs with the same date, or without
+      one, are still scored.
+    """
 
     def __init__(self, frame: pd.DataFrame, keys_of: dict[str, pd.Series],
-                 lists: np.ndarray) -> None:
+                 lists: np.ndarray, dates: pd.Series) -> None:
         self.lists = lists
         self.communes = pd.factorize(frame["commune_code"], use_na_sentinel=True)[0]
+        # the full birth date's code; -1 where the day or the month is not known
+        self.dates = pd.factorize(dates, use_na_sentinel=True)[0]
         self.codes = {}
         self.small = {}
         for name in NAME_YEAR_KEYS:
@@ -322,12 +335,16 @@ class _ListScope:
             self.codes[name] = codes
             # whether the row's block is paired at all (blocks over MAX_BLOCK are skipped)
             self.small[name] = (codes >= 0) & (sizes[np.maximum(codes, 0)] <= MAX_BLOCK)
-        self.left_out = dict.fromkeys(NAME_YEAR_KEYS, 0)
+        # per key, pairs left out [across lists, within one list]
+        self.left_out = {name: [0, 0] for name in NAME_YEAR_KEYS}
 
-    def _apart(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        lists, communes = self.lists, self.communes
-        return ((lists[i] >= 0) & (lists[i] == lists[j]) & (communes[i] >= 0)
-                & (communes[j] >= 0) & (communes[i] != communes[j]))
+    def _apart(self, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Masks of the pairs left out: (across lists, within one list)."""
+        lists, communes, dates = self.lists, self.communes, self.dates
+        apart = (communes[i] >= 0) & (communes[j] >= 0) & (communes[i] != communes[j])
+        one_list = (lists[i] >= 0) & (lists[i] == lists[j])
+        other_dates = (dates[i] >= 0) & (dates[j] >= 0) & (dates[i] != dates[j])
+        return apart & ~one_list & other_dates, apart & one_list
 
     def _shared(self, name: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         codes = self.codes[name]
@@ -339,18 +356,21 @@ class _ListScope:
         first = NAME_YEAR_KEYS[0]
 
         def apart(i: np.ndarray, j: np.ndarray) -> np.ndarray:
-            out = self._apart(i, j)
-            counted = out if name == first else out & ~self._shared(first, i, j)
-            self.left_out[name] += int(counted.sum())
-            return out
+            across, within = self._apart(i, j)
+            new = np.ones(len(i), dtype=bool) if name == first else ~self._shared(first, i, j)
+            self.left_out[name][0] += int((across & new).sum())
+            self.left_out[name][1] += int((within & new).sum())
+            return across | within
         return apart
 
-    def unscored(self, scored: np.ndarray) -> int:
-        """Pairs left out and not scored all the same (another key paired them)."""
+    def unscored(self, scored: np.ndarray) -> list[int]:
+        """Pairs left out and not scored all the same (another key paired them), per class:
+        [across lists, within one list]."""
         i, j = scored[:, 0], scored[:, 1]
         shared = self._shared(NAME_YEAR_KEYS[0], i, j) | self._shared(NAME_YEAR_KEYS[1], i, j)
-        again = int((shared & self._apart(i, j)).sum())
-        return sum(self.left_out.values()) - again
+        across, within = self._apart(i, j)
+        return [sum(n[0] for n in self.left_out.values()) - int((shared & across).sum()),
+                sum(n[1] for n in self.left_out.values()) - int((shared & within).sum())]
 
 
 def unscored_pairs(frame: pd.DataFrame, is_new: np.ndarray, date: pd.Series,

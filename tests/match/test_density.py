@@ -288,22 +288,25 @@ def test_two_social_insurance_codes_are_two_people_unless_a_digit_was_mistyped()
     assert clusters.union(1, 0, fuzzy=False)      # an identifier (an analyst) may still join
 
 
-def test_namesakes_of_one_list_in_two_communes_are_counted_not_scored():
-    """The name+year keys leave out two rows of one list (a registry names each resident once)
-    in two communes — a province's namesakes — and count them for the prior; rows of two lists
-    (a registry row and a clinic visit) are paired across communes, and a pair another key
-    finds (the same full birth date) is scored and not counted."""
+def test_namesakes_in_two_communes_told_apart_by_list_or_date_are_counted_not_scored():
+    """The name+year keys leave out two rows in two communes that one list holds (a registry
+    names each resident once), or that come from two lists and give two different full birth
+    dates, and count them for the prior. Rows of two lists in two communes with the same date,
+    or with a year alone, are paired (a move, a workplace); a pair another key finds (the same
+    full birth date) is scored and not counted."""
     from etl.load.master import empty_master
     from etl.match.engine import batch_frame, build_context
 
     rows = [("registry", "f1", "A", 1990, 3, 5), ("registry", "f1", "B", 1990, 7, 11),
             ("registry", "f1", "A", 1991, 1, 20), ("clinic-xml", "f2", "B", 1990, 9, 9),
-            ("registry", "f1", "C", 1990, 3, 5)]
+            ("registry", "f1", "C", 1990, 3, 5), ("clinic-xml", "f2", "C", 1990, 3, 5),
+            ("clinic-xml", "f2", "B", 1991, None, None)]
     records = pd.DataFrame([{
         "record_key": f"{kind}:{file}:row={k}", "source_kind": kind,
         "full_name": "Giàng A Páo", "file_sha256": file, "family_key": "giang",
         "middle_key": "a", "given_key": "pao", "sex": "M", "birth_year": year,
-        "birth_month": month, "birth_day": day, "birth_date_precision": "day",
+        "birth_month": month, "birth_day": day,
+        "birth_date_precision": "day" if day else "year",
         "personal_id": None, "personal_id_status": None, "social_insurance_code": None,
         "facility_code": None, "facility_patient_id": None, "household_head_key": None,
         "phone": None, "permanent_commune_code": commune, "permanent_address": None,
@@ -314,8 +317,13 @@ def test_namesakes_of_one_list_in_two_communes_are_counted_not_scored():
     row = {key: int(key.rsplit("=", 1)[1]) for key in keys}
     found = {tuple(sorted((row[keys[i]], row[keys[j]])))
              for i, j in cands[["i", "j"]].itertuples(index=False)}
-    assert found == {(0, 2), (0, 3), (1, 3), (2, 3), (3, 4), (0, 4)}
-    # left out: (0,1), (1,2), (1,4), (2,4) — and (0,4), which the birth date pairs anyway
+    # one commune: (0,2) (1,3) (1,6) (3,6) (4,5); two lists, the same date or a year alone:
+    # (0,5) (0,6) (2,6) (4,6) (5,6); one list, found by the same full date: (0,4)
+    assert found == {(0, 2), (1, 3), (1, 6), (3, 6), (4, 5), (0, 5), (0, 6), (2, 6), (4, 6),
+                     (5, 6), (0, 4)}
+    # left out, one list: (0,1) (1,2) (1,4) (2,4) — and (0,4), which the birth date pairs
+    # anyway; two lists, two dates: (0,3) (1,5) (2,3) (2,5) (3,4) (3,5)
     assert ctx.stats["family+given+year"]["left_out_within_one_list"] == 5
-    assert ctx.stats["unscored_pairs"] == [0, 4]
-    assert ctx.model.unscored_pairs == (0, 4)
+    assert ctx.stats["family+given+year"]["left_out_across_lists"] == 6
+    assert ctx.stats["unscored_pairs"] == [6, 4]
+    assert ctx.model.unscored_pairs == (6, 4)
