@@ -104,7 +104,8 @@ def migrate(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
                         conn.exec_driver_sql("BEGIN")
                     cfg.attributes["connection"] = conn
                     step(cfg, revision)
-                    if sqlite:
+                    changed = MigrationContext.configure(conn).get_current_revision() != before
+                    if sqlite and changed:
                         _check_keys(conn)
             finally:
                 if sqlite:

@@ -314,11 +314,12 @@ class _ListScope:
       apart — while the true pairs of one list (a resident registered twice) were all within a
       commune;
     * rows of two lists (a registry row and an insured list's, a clinic visit) that both give
-      a full birth date, and different ones: a province of every kind held 25.7 of its 30.9
-      million cross-list pairs in two communes there, and none of its 234,937 true ones —
-      those gave the same date (194,006) or a year alone (40,931). A person's two communes
-      across lists are a move or a workplace, so such pairs with the same date, or without
-      one, are still scored.
+      a full birth date, and different ones (not merely day and month swapped): pairs the hard
+      rule "moved-without-date" never lets link or go to review. A province of every kind held
+      25.7 of its 30.9 million cross-list pairs in two communes there, and none of its 234,937
+      true ones — those gave the same date (194,006) or a year alone (40,931). A person's two
+      communes across lists are a move or a workplace, so such pairs with the same date (or
+      swapped), or without a full one, are still scored.
     """
 
     def __init__(self, frame: pd.DataFrame, keys_of: dict[str, pd.Series],
@@ -327,6 +328,9 @@ class _ListScope:
         self.communes = pd.factorize(frame["commune_code"], use_na_sentinel=True)[0]
         # the full birth date's code; -1 where the day or the month is not known
         self.dates = pd.factorize(dates, use_na_sentinel=True)[0]
+        self.year = frame["birth_year"].astype(float).to_numpy()
+        self.month = frame["birth_month"].astype(float).to_numpy()
+        self.day = frame["birth_day"].astype(float).to_numpy()
         self.codes = {}
         self.small = {}
         for name in NAME_YEAR_KEYS:
@@ -343,7 +347,11 @@ class _ListScope:
         lists, communes, dates = self.lists, self.communes, self.dates
         apart = (communes[i] >= 0) & (communes[j] >= 0) & (communes[i] != communes[j])
         one_list = (lists[i] >= 0) & (lists[i] == lists[j])
-        other_dates = (dates[i] >= 0) & (dates[j] >= 0) & (dates[i] != dates[j])
+        # two full dates that are neither one date nor one with day and month swapped: the
+        # pairs the hard rule "moved-without-date" never lets link or go to review
+        swapped = ((self.year[i] == self.year[j]) & (self.month[i] == self.day[j])
+                   & (self.day[i] == self.month[j]))
+        other_dates = (dates[i] >= 0) & (dates[j] >= 0) & (dates[i] != dates[j]) & ~swapped
         return apart & ~one_list & other_dates, apart & one_list
 
     def _shared(self, name: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:

@@ -126,7 +126,9 @@ class Model:
         """Fixed point of λ = mean posterior, per class of candidate pair."""
         for k, name in enumerate(PRIOR_CLASSES):
             s = scores[pair_class == k] * TEMPER
-            if len(s) < 50:
+            # the class's pairs as if all were scored: the unscored ones are counted, so
+            # leaving pairs out of scoring does not drop a class below the estimate's minimum
+            if not len(s) or len(s) + self.unscored_pairs[k] < 50:
                 continue
             pool = len(s) + self.unscored_pairs[k]
             lam = 0.1

@@ -5,8 +5,11 @@ list of given names make namesakes born the same year common. These tests pin th
 and rules that keep them apart (measured at 200,000 residents in BENCHMARKS.md).
 """
 
+import math
+
 import numpy as np
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 from test_identity import REGISTRY, persons, write  # noqa: E402 - the neighbouring module
 
@@ -300,7 +303,7 @@ def test_namesakes_in_two_communes_told_apart_by_list_or_date_are_counted_not_sc
     rows = [("registry", "f1", "A", 1990, 3, 5), ("registry", "f1", "B", 1990, 7, 11),
             ("registry", "f1", "A", 1991, 1, 20), ("clinic-xml", "f2", "B", 1990, 9, 9),
             ("registry", "f1", "C", 1990, 3, 5), ("clinic-xml", "f2", "C", 1990, 3, 5),
-            ("clinic-xml", "f2", "B", 1991, None, None)]
+            ("clinic-xml", "f2", "B", 1991, None, None), ("clinic-xml", "f2", "C", 1990, 5, 3)]
     records = pd.DataFrame([{
         "record_key": f"{kind}:{file}:row={k}", "source_kind": kind,
         "full_name": "Giàng A Páo", "file_sha256": file, "family_key": "giang",
@@ -317,13 +320,31 @@ def test_namesakes_in_two_communes_told_apart_by_list_or_date_are_counted_not_sc
     row = {key: int(key.rsplit("=", 1)[1]) for key in keys}
     found = {tuple(sorted((row[keys[i]], row[keys[j]])))
              for i, j in cands[["i", "j"]].itertuples(index=False)}
-    # one commune: (0,2) (1,3) (1,6) (3,6) (4,5); two lists, the same date or a year alone:
-    # (0,5) (0,6) (2,6) (4,6) (5,6); one list, found by the same full date: (0,4)
-    assert found == {(0, 2), (1, 3), (1, 6), (3, 6), (4, 5), (0, 5), (0, 6), (2, 6), (4, 6),
-                     (5, 6), (0, 4)}
+    # one commune: (0,2) (1,3) (1,6) (3,6) (4,5) (4,7) (5,7); two lists, the same date, day and
+    # month swapped, or a year alone: (0,5) (0,7) (0,6) (2,6) (4,6) (5,6) (6,7); one list,
+    # found by the same full date: (0,4)
+    assert found == {(0, 2), (1, 3), (1, 6), (3, 6), (4, 5), (4, 7), (5, 7), (0, 5), (0, 7),
+                     (0, 6), (2, 6), (4, 6), (5, 6), (6, 7), (0, 4)}
     # left out, one list: (0,1) (1,2) (1,4) (2,4) — and (0,4), which the birth date pairs
-    # anyway; two lists, two dates: (0,3) (1,5) (2,3) (2,5) (3,4) (3,5)
+    # anyway; two lists, two dates: (0,3) (1,5) (2,3) (2,5) (3,4) (3,5) (1,7) (2,7) (3,7)
     assert ctx.stats["family+given+year"]["left_out_within_one_list"] == 5
-    assert ctx.stats["family+given+year"]["left_out_across_lists"] == 6
-    assert ctx.stats["unscored_pairs"] == [6, 4]
-    assert ctx.model.unscored_pairs == (6, 4)
+    assert ctx.stats["family+given+year"]["left_out_across_lists"] == 9
+    assert ctx.stats["unscored_pairs"] == [9, 4]
+    assert ctx.model.unscored_pairs == (9, 4)
+
+
+def test_a_class_with_few_scored_pairs_but_many_counted_still_estimates_its_prior():
+    """The prior is estimated over a class's pairs as if all were scored: pairs left out of
+    scoring and counted keep a class above the estimate's minimum of 50 pairs, as scoring
+    them would have."""
+    from etl.match.model import Model
+
+    scores = np.array([30.0] * 5 + [-20.0] * 15)
+    classes = np.zeros(len(scores), dtype=np.int64)
+    counted = Model(weights={}, m={}, u={}, unscored_pairs=(100, 0))
+    alone = Model(weights={}, m={}, u={})
+    counted.estimate_priors(scores, classes)
+    alone.estimate_priors(scores, classes)
+    assert alone.prior_log2_odds["across-sources"] == 0.0  # 20 pairs: left at its default
+    assert counted.prior_log2_odds["across-sources"] == pytest.approx(
+        math.log2(5 / 110), abs=0.1)  # about 5 of 115 pairs: odds 5 to 110
