@@ -52,10 +52,11 @@ def main() -> None:
     is_new = np.ones(n, dtype=bool)
     lists = list_codes(frame)
     communes = pd.factorize(frame["commune_code"], use_na_sentinel=True)[0]
-    dates = pd.factorize(engine.blocking_keys(frame)["birth date"], use_na_sentinel=True)[0]
+    keys = engine.blocking_keys(frame)
+    dates = pd.factorize(keys["birth date"], use_na_sentinel=True)[0]
     identified = np.sort(engine._pair_codes(
         engine.identifier_pairs(frame, is_new)[["i", "j"]].to_numpy(), n))
-    key = engine.blocking_keys(frame)[engine.NAME_YEAR_KEYS[0]]
+    key = keys[engine.NAME_YEAR_KEYS[0]]
     pairs, _ = engine._block_pairs(key, is_new, engine.MAX_BLOCK)
     i, j = pairs[:, 0], pairs[:, 1]
     true = (resident[i] >= 0) & (resident[i] == resident[j])

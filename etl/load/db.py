@@ -104,8 +104,8 @@ def migrate(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
                         conn.exec_driver_sql("BEGIN")
                     cfg.attributes["connection"] = conn
                     step(cfg, revision)
-                    changed = MigrationContext.configure(conn).get_current_revision() != before
-                    if sqlite and changed:
+                    if sqlite and (MigrationContext.configure(conn).get_current_revision()
+                                   != before):
                         _check_keys(conn)
             finally:
                 if sqlite:
@@ -126,11 +126,11 @@ def _sqlite_keys(conn: sa.Connection, *, enforced: bool) -> None:
 
 
 def _check_keys(conn: sa.Connection) -> None:
-    """Refuse (and so roll back) a migration after which a row refers to a missing one."""
+    """Refuse (and so roll back) a schema change after which a row refers to a missing one."""
     broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
     if broken:
         tables = sorted({row[0] for row in broken})
-        raise DatabaseError(f"the schema upgrade would leave {len(broken)} rows referring to "
+        raise DatabaseError(f"the schema change would leave {len(broken)} rows referring to "
                             f"missing rows (tables {', '.join(tables)}); nothing was changed")
 
 

@@ -57,7 +57,8 @@ def _rows_master(conn: sa.Connection, engine: Engine, stored: list[str]
     # The file's content hash, as a batch names its own files: two rows of one list are
     # recognised whether or not one of them is already loaded.
     columns.append(source_files.c.sha256.label("file_key"))
-    sql = str(sa.select(*columns).select_from(source_records.join(source_files, RECORD_FILE)).compile(engine))
+    records = source_records.join(source_files, RECORD_FILE)
+    sql = str(sa.select(*columns).select_from(records).compile(engine))
     # Plain DB-API tuples: building SQLAlchemy rows for the whole index costs seconds.
     cursor = conn.connection.driver_connection.cursor()
     cursor.execute(sql)

@@ -115,8 +115,7 @@ source_records = sa.Table(
     _id(),
     sa.Column("record_key", sa.Text, nullable=False, unique=True),  # kind:file:locator or kind:facility:MA_LK
     sa.Column("source_kind", sa.Text, nullable=False),
-    sa.Column("source_file_id", sa.Integer, nullable=False,
-              index=True),
+    sa.Column("source_file_id", sa.Integer, nullable=False, index=True),
     sa.Column("locator", sa.Text, nullable=False),
     sa.Column("record_hash", sa.Text, nullable=False),
     sa.Column("person_id", sa.Text, sa.ForeignKey("persons.person_id"), nullable=False,

@@ -278,7 +278,7 @@ def candidate_pairs(frame: pd.DataFrame, is_new: np.ndarray, lists: np.ndarray |
     anchored = {"undated+name": frame["birth_year"].isna().to_numpy(),
                 "names any order": no_commune, "birth date": no_commune}
     keys_of = blocking_keys(frame)
-    scope = _ListScope(frame, keys_of, lists, keys_of["birth date"])
+    scope = _ListScope(frame, keys_of, lists)
     for name, keys in keys_of.items():
         pairs, skipped = _block_pairs(keys, is_new, MAX_BLOCK, anchored.get(name),
                                       scope.drop(name) if name in NAME_YEAR_KEYS else None)
@@ -323,11 +323,9 @@ class _ListScope:
     """
 
     def __init__(self, frame: pd.DataFrame, keys_of: dict[str, pd.Series],
-                 lists: np.ndarray, dates: pd.Series) -> None:
+                 lists: np.ndarray) -> None:
         self.lists = lists
         self.communes = pd.factorize(frame["commune_code"], use_na_sentinel=True)[0]
-        # the full birth date's code; -1 where the day or the month is not known
-        self.dates = pd.factorize(dates, use_na_sentinel=True)[0]
         self.year = frame["birth_year"].astype(float).to_numpy()
         self.month = frame["birth_month"].astype(float).to_numpy()
         self.day = frame["birth_day"].astype(float).to_numpy()
@@ -344,15 +342,17 @@ class _ListScope:
 
     def _apart(self, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Masks of the pairs left out: (across lists, within one list)."""
-        lists, communes, dates = self.lists, self.communes, self.dates
+        lists, communes = self.lists, self.communes
         apart = (communes[i] >= 0) & (communes[j] >= 0) & (communes[i] != communes[j])
         one_list = (lists[i] >= 0) & (lists[i] == lists[j])
         # two full dates that are neither one date nor one with day and month swapped: the
-        # pairs the hard rule "moved-without-date" never lets link or go to review
-        swapped = ((self.year[i] == self.year[j]) & (self.month[i] == self.day[j])
-                   & (self.day[i] == self.month[j]))
-        other_dates = (dates[i] >= 0) & (dates[j] >= 0) & (dates[i] != dates[j]) & ~swapped
-        return apart & ~one_list & other_dates, apart & one_list
+        # pairs the hard rule "moved-without-date" never lets link or go to review (a missing
+        # part is NaN, which equals nothing: such a pair is never left out)
+        y, m, d = self.year, self.month, self.day
+        one_date = (y[i] == y[j]) & (((m[i] == m[j]) & (d[i] == d[j]))
+                                     | ((m[i] == d[j]) & (d[i] == m[j])))
+        full = ~np.isnan(y[i] + m[i] + d[i] + y[j] + m[j] + d[j])
+        return apart & ~one_list & full & ~one_date, apart & one_list
 
     def _shared(self, name: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         codes = self.codes[name]

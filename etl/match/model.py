@@ -128,9 +128,9 @@ class Model:
             s = scores[pair_class == k] * TEMPER
             # the class's pairs as if all were scored: the unscored ones are counted, so
             # leaving pairs out of scoring does not drop a class below the estimate's minimum
-            if not len(s) or len(s) + self.unscored_pairs[k] < 50:
-                continue
             pool = len(s) + self.unscored_pairs[k]
+            if not len(s) or pool < 50:
+                continue
             lam = 0.1
             for _ in range(rounds):
                 odds = s + math.log2(lam / (1 - lam))
