@@ -14,6 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import compress
 
 import numpy as np
 import pandas as pd
@@ -73,7 +75,7 @@ def _file_ids(conn: Connection, data: StageData, batch_id: int) -> dict[str, int
     return dict(found.all())
 
 
-def _rows(frame: pd.DataFrame, keep: pd.Series) -> pd.DataFrame:
+def _rows(frame: pd.DataFrame, keep: pd.Series | np.ndarray) -> pd.DataFrame:
     """``frame[keep]``, or ``frame`` itself when every row is kept (as in a first load): the
     selection copies every column, 200,000 rows of fifty columns a few tenths of a second."""
     return frame if keep.all() else frame[keep]
@@ -82,6 +84,62 @@ def _rows(frame: pd.DataFrame, keep: pd.Series) -> pd.DataFrame:
 def _chunks(items: list, size: int = 5000):  # type: ignore[no-untyped-def]
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+@dataclass
+class LoadPlan:
+    """What a matched stage writes, worked out without the database: every record's cells,
+    person values (and their JSON), name and address keys, and the golden record of every
+    person the stage names. :func:`write_plan` then asks the database which records are new or
+    changed and writes those.
+
+    A run plans the next chunk while the database writes this one (PostgreSQL; see
+    :class:`etl.pipeline.Writer`). Planned for all records, filtered once the database has
+    answered, each value is what planning the changed records alone would give: a person the
+    batch creates has all its records in the stage, and a golden record is computed per
+    person, from that person's records only (its "newest" rules compare the batch that wrote
+    each record, one and the same batch here).
+    """
+
+    data: StageData
+    rec: pd.DataFrame
+    columns: Columns
+    person_values: dict[str, np.ndarray]
+    person_json: list[str]
+    mother_key: list[object]
+    address_key: list[object]
+    golden: dict[str, np.ndarray]
+    # What the caller knows the database does not hold (see plan_load): not looked up.
+    unstored: np.ndarray | None = None
+    unstored_persons: frozenset[str] = frozenset()
+
+
+def plan_load(data: StageData, *, unstored: np.ndarray | None = None,
+              unstored_persons: Collection[str] = ()) -> LoadPlan:
+    """The database-free part of loading ``data`` (:class:`LoadPlan`).
+
+    ``unstored`` (one flag per record) and ``unstored_persons`` say which records and persons
+    the caller knows the database does not hold: a run knows it from the master index it
+    matched against, under its lock (:meth:`etl.pipeline._Run.match`). They are not looked
+    up: on PostgreSQL a million-record first load spent about 15 s of the server's time
+    probing indexes for keys that could not be there. A hint that were wrong would fail the
+    batch on a unique key, not load a duplicate."""
+    rec = as_objects(data.records.reset_index(drop=True))
+    if "feed" not in rec.columns:
+        rec["feed"] = None
+    person_values = _person_values(rec)
+    frame = pd.DataFrame(
+        {"person_id": rec["person_id"].to_numpy(), "source_kind": rec["source_kind"].to_numpy(),
+         "record_key": rec["record_key"].to_numpy(), "updated_batch_id": 0, **person_values},
+        dtype=object)  # ints stay ints where a column also holds None
+    return LoadPlan(
+        data, rec, {name: rec[name].tolist() for name in rec.columns},  # cells plain
+        person_values, json_objects(person_values),
+        # Keys of repeated texts computed once per distinct text, not once per row.
+        map_distinct(rec["mother_name"], name_key).tolist(),
+        map_distinct(rec["permanent_address"], address_key).tolist(),
+        golden_columns(frame, priorities()) if len(frame) else {},
+        unstored, frozenset(unstored_persons))
 
 
 def load_stage(data: StageData, engine: Engine, *, command: str = "load",
@@ -93,10 +151,17 @@ def load_stage(data: StageData, engine: Engine, *, command: str = "load",
     or *unchanged* (nothing is written). Every person a created or updated record touches is
     then recomputed from all its current records (:mod:`etl.load.survivorship`).
     """
-    require_current(engine)
-    rec = as_objects(data.records.reset_index(drop=True))
-    if "feed" not in rec.columns:
-        rec["feed"] = None
+    return write_plan(plan_load(data), engine, command=command, progress=progress)
+
+
+def write_plan(plan: LoadPlan, engine: Engine, *, command: str = "load",
+               progress: Progress | None = None, check_schema: bool = True) -> LoadCounts:
+    """Write a planned stage (:func:`plan_load`) in one transaction (see :func:`load_stage`).
+    ``check_schema=False``: the caller has just checked it (a run, before its later chunks;
+    asking Alembic costs a chunk 70 ms on PostgreSQL)."""
+    if check_schema:
+        require_current(engine)
+    data, rec = plan.data, plan.rec
     counts = LoadCounts()
     started = dt.datetime.now()
 
@@ -107,27 +172,28 @@ def load_stage(data: StageData, engine: Engine, *, command: str = "load",
     with engine.begin() as conn:
         batch_id = counts.batch_id = _open_batch(conn, command, started)
         file_ids = _file_ids(conn, data, batch_id)
-        replaced, moved_from = _record_status(conn, rec)
+        replaced, moved_from = _record_status(conn, rec, plan.unstored)
         step(1)
-        changed = _rows(rec, rec["_status"] != "unchanged")
+        keep = (rec["_status"] != "unchanged").to_numpy()
+        changed = _rows(rec, keep)
+        written = _Written(plan, keep)
         updated = set(changed.loc[changed["_status"] == "updated", "record_key"])
         wanted = sorted(set(changed["person_id"]))
-        known_persons = _known_persons(conn, wanted)
+        known_persons = _known_persons(conn, [p for p in wanted
+                                              if p not in plan.unstored_persons])
         new_persons = [p for p in wanted if p not in known_persons]
-        columns = {name: changed[name].tolist() for name in changed.columns}  # cells plain
-        person_values = _person_values(changed)
-        _insert_new_persons(conn, changed, person_values, new_persons, batch_id)
+        _insert_new_persons(conn, plan.golden, new_persons, batch_id)
         step(2)
         _keep_versions(conn, replaced, batch_id)
         # Only a record key the database holds (or one the batch repeats) can conflict.
-        _write_records(conn, columns, person_values, file_ids, batch_id,
+        _write_records(conn, written, file_ids, batch_id,
                        upsert=bool(updated) or not changed["record_key"].is_unique)
         counts.persons_created = len(new_persons)
         counts.persons_updated = refresh_persons(
             conn, (set(wanted) | moved_from) - set(new_persons), batch_id)
         step(3)
-        counts.identifiers_added = insert_identifiers(conn, identifiers_in(columns), batch_id,
-                                                      created=set(new_persons))
+        counts.identifiers_added = insert_identifiers(conn, identifiers_in(written.columns),
+                                                      batch_id, created=set(new_persons))
         # Clinical rows to write, or old ones an updated record may have to replace: a first
         # load of a registry has neither, and its record ids need not be read back.
         if updated or any(len(t) for name, t in data.tables.items() if name != "review"):
@@ -140,6 +206,24 @@ def load_stage(data: StageData, engine: Engine, *, command: str = "load",
         _commit_batch(conn, batch_id, counts)
         step(4)
     return counts
+
+
+class _Written:
+    """A plan's values for the records a load writes (``keep``): the plan's own lists when it
+    writes them all, as a first load does."""
+
+    def __init__(self, plan: LoadPlan, keep: np.ndarray) -> None:
+        every = bool(keep.all())
+
+        def kept(values: list[object]) -> list[object]:
+            return values if every else list(compress(values, keep))
+
+        self.columns = {name: kept(values) for name, values in plan.columns.items()}
+        self.person_values = plan.person_values if every else {
+            f: v[keep] for f, v in plan.person_values.items()}
+        self.person_json = kept(plan.person_json)  # type: ignore[arg-type]
+        self.mother_key = kept(plan.mother_key)
+        self.address_key = kept(plan.address_key)
 
 
 def _open_batch(conn: Connection, command: str, started: dt.datetime) -> int:
@@ -157,12 +241,15 @@ def _commit_batch(conn: Connection, batch_id: int, counts: LoadCounts) -> None:
         summary=json.dumps(counts.as_dict(), ensure_ascii=False, default=str)))
 
 
-def _record_status(conn: Connection, rec: pd.DataFrame) -> tuple[list[str], set[str]]:
+def _record_status(conn: Connection, rec: pd.DataFrame, unstored: np.ndarray | None = None
+                   ) -> tuple[list[str], set[str]]:
     """Set ``rec["_status"]`` (created, updated or unchanged) against the stored records; return
-    the keys whose content this batch replaces and the persons records move away from."""
+    the keys whose content this batch replaces and the persons records move away from. Records
+    flagged ``unstored`` are created without a look."""
     sr = s.source_records.c
     existing: dict[str, tuple[int, str, str, bool]] = {}
-    for chunk in _chunks(rec["record_key"].tolist()):
+    keys = rec["record_key"] if unstored is None else rec["record_key"][~unstored]
+    for chunk in _chunks(keys.tolist()):
         for rid, key, rhash, person, current in conn.execute(
                 sa.select(sr.id, sr.record_key, sr.record_hash, sr.person_id, sr.is_current)
                 .where(in_values(conn, sr.record_key, chunk))):
@@ -194,11 +281,12 @@ def _known_persons(conn: Connection, person_ids: list[str]) -> set[str]:
     return known
 
 
-def _write_records(conn: Connection, columns: Columns, person_values: dict[str, np.ndarray],
-                   file_ids: dict[str, int], batch_id: int, *, upsert: bool) -> None:
+def _write_records(conn: Connection, written: _Written, file_ids: dict[str, int],
+                   batch_id: int, *, upsert: bool) -> None:
     """Write the created and updated source records (current again, with their person values
     stored for survivorship), column by column: an upsert by ``record_key`` when some may
     already be stored, else a plain insert (a COPY straight into the table on PostgreSQL)."""
+    columns, person_values = written.columns, written.person_values
     n = len(columns["record_key"])
     rows: Columns = {c: columns[c] for c in (
         "record_key", "source_kind", "locator", "record_hash", "person_id", "match_rule", "raw",
@@ -208,13 +296,9 @@ def _write_records(conn: Connection, columns: Columns, person_values: dict[str, 
         created_batch_id=[batch_id] * n, updated_batch_id=[batch_id] * n,
         commune_code=columns["permanent_commune_code"],
         commune_code_2025=columns["permanent_commune_code_2025"],
-        # Keys of repeated texts computed once per distinct text, not once per row.
-        mother_key=map_distinct(pd.Series(columns["mother_name"], dtype=object),
-                                name_key).tolist(),
-        address_key=map_distinct(pd.Series(columns["permanent_address"], dtype=object),
-                                 address_key).tolist(),
+        mother_key=written.mother_key, address_key=written.address_key,
         is_current=[True] * n, superseded_batch_id=[None] * n,
-        person_values=json_objects(person_values),
+        person_values=written.person_json,
         **{c: person_values[c].tolist() for c in ("birth_year", "birth_month", "birth_day")})
     if upsert:
         update_cols = [c for c in rows if c not in ("record_key", "created_batch_id")]
@@ -267,21 +351,13 @@ def _file_counts(data: StageData, rec: pd.DataFrame, new_persons: set[str],
     return out
 
 
-def _insert_new_persons(conn: Connection, changed: pd.DataFrame,
-                        person_values: dict[str, np.ndarray], new_persons: list[str],
-                        batch_id: int) -> None:
+def _insert_new_persons(conn: Connection, golden: dict[str, np.ndarray],
+                        new_persons: list[str], batch_id: int) -> None:
     """Insert the persons this batch creates (``new_persons``, in that order) with their golden
     records. A new person's records are all in this batch: the golden record comes from memory
-    by the rules :func:`refresh_persons` applies to stored records."""
+    (``golden``, the plan's) by the rules :func:`refresh_persons` applies to stored records."""
     if not new_persons:
         return
-    frame = pd.DataFrame(
-        {"person_id": changed["person_id"].to_numpy(),
-         "source_kind": changed["source_kind"].to_numpy(),
-         "record_key": changed["record_key"].to_numpy(), "updated_batch_id": batch_id,
-         **person_values},
-        dtype=object)  # ints stay ints where a column also holds None
-    golden = golden_columns(_rows(frame, frame["person_id"].isin(new_persons)), priorities())
     order = pd.Index(golden["person_id"]).get_indexer(new_persons)
     n = len(new_persons)
     bulk_insert(conn, s.persons, {

@@ -1,5 +1,6 @@
 """Extract and transform scale out; the links do not change with where they ran."""
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 
@@ -73,3 +74,100 @@ def test_a_transform_worker_stores_what_one_process_stores(tmp_path, samples):
         engine.dispose()
     assert all(v for k, v in stored[0].items() if k != "rejects")
     assert stored[1] == stored[0]
+
+
+def _stored(engine) -> dict[str, list[tuple]]:
+    """Every stored row of a run that two runs of the same input share (see ``_tables``),
+    with the review queue and the batches' outcomes."""
+    with engine.connect() as conn:
+        reviews = sorted(map(tuple, conn.execute(sa.text(
+            "SELECT record_key_a, record_key_b, person_a, person_b, score, status "
+            "FROM match_reviews"))), key=repr)
+        batches = sorted(map(tuple, conn.execute(sa.text(
+            "SELECT command, status FROM batches"))), key=repr)
+    return {**_tables(engine), "match_reviews": reviews, "batches": batches}
+
+
+def test_chunks_written_beside_planning_store_what_one_thread_stores(pg_database,
+                                                                    fresh_schema, samples):
+    """PostgreSQL writes each chunk in a helper thread while the next is planned: every
+    stored row, review pair, batch and per-file count is the one writing in turn gives."""
+    stored = []
+    for thread in (False, True):
+        with fresh_schema(pg_database) as url:
+            engine = connect(url)
+            migrate(engine)
+            summary = run([samples], engine, chunk_records=300,
+                          writer_thread=thread)
+            assert summary.reconciles and summary.read > 900
+            stored.append({**_stored(engine), "issues": summary.issues,
+                           "files": [f.__dict__ for f in summary.files],
+                           "persons": (summary.persons_created, summary.persons_updated)})
+            engine.dispose()
+    assert len(stored[0]["batches"]) > 3 and stored[0]["match_reviews"]
+    assert stored[1] == stored[0]
+
+
+def test_a_chunk_that_fails_in_the_writer_thread_stops_the_run(pg_database, fresh_schema,
+                                                               samples, monkeypatch):
+    """A write that fails in the helper thread raises from the run; the chunks before it stay
+    committed and none after it is written."""
+    import etl.load.loader as loader
+
+    real, calls = loader.insert_identifiers, []
+
+    def third_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("disk full")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loader, "insert_identifiers", third_fails)
+    with fresh_schema(pg_database) as url:
+        engine = connect(url)
+        migrate(engine)
+        with pytest.raises(RuntimeError, match="disk full"):
+            run([samples], engine, chunk_records=300, writer_thread=True)
+        with engine.connect() as conn:
+            batches = conn.execute(sa.text("SELECT status FROM batches")).scalars().all()
+            records = conn.execute(sa.text("SELECT count(*) FROM source_records")).scalar_one()
+        engine.dispose()
+    assert batches == ["committed", "committed"] and len(calls) == 3
+    assert 0 < records < 900
+
+
+def test_a_run_that_skips_looking_up_what_it_knows_is_new_stores_the_same(
+        db_url, other_db_url, samples, tmp_path, monkeypatch):
+    """A run does not look up records and persons its master index says the database cannot
+    hold (``load_hints``). On a database already holding part of the input, with a clinic
+    month exported twice (its episodes' keys in two chunks) and persons whose records span
+    chunks, it stores exactly what a run that looks everything up stores."""
+    import shutil
+
+    import etl.pipeline as pipeline
+
+    folder = tmp_path / "input"
+    shutil.copytree(samples, folder, ignore=shutil.ignore_patterns("_truth"))
+    month = (folder / "xml_38150_202506.xml").read_bytes()
+    (folder / "xml_38150_202506_lan2.xml").write_bytes(month + b"\n")  # another hash
+    real, hints = pipeline.load_hints, []
+
+    def spied(*args):
+        hints.extend(real(*args))
+        return hints[-len(args[1]):] if args[1] else []
+
+    stored = []
+    for url, hinted in ((db_url, True), (other_db_url, False)):
+        monkeypatch.setattr(pipeline, "load_hints", spied if hinted else lambda *a: [])
+        engine = connect(url)
+        migrate(engine)
+        run(sorted(folder.glob("registry_*")), engine)
+        summary = run([folder], engine, chunk_records=300)
+        assert summary.reconciles
+        stored.append({**_stored(engine), "files": [f.__dict__ for f in summary.files],
+                       "persons": (summary.persons_created, summary.persons_updated)})
+        engine.dispose()
+    unstored = np.concatenate([h.unstored for h in hints])
+    new_person = np.concatenate([h.new_person for h in hints])
+    assert 0 < unstored.sum() < len(unstored) and 0 < new_person.sum() < len(new_person)
+    assert stored[0]["source_records"] and stored[1] == stored[0]
