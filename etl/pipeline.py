@@ -29,7 +29,7 @@ from etl.load.master import empty_master, read_master
 from etl.match import match_stage
 from etl.match.decide import LINK_THRESHOLD, REVIEW_THRESHOLD, Thresholds
 from etl.match.engine import batch_frame, match_records, with_matches
-from etl.stage import StageData, key_in, read_stage, records_as_dicts, write_stage
+from etl.stage import StageData, key_in, read_stage, records_as_dicts, stacked, write_stage
 from etl.stage import value as _value
 from etl.summary import FileCounts, LoadCounts, RunSummary, reject_counts
 from etl.text import fold
@@ -274,7 +274,7 @@ class _Run:
             return
         sizes = [len(f) for f in staged.frames]
         frames = [f for f in staged.frames if len(f)] or staged.frames[:1]
-        batch = pd.concat(frames, ignore_index=True)
+        batch = stacked(frames)
         del frames
         staged.keys_only()
         keys = batch["record_key"].to_numpy(object)  # (the staged frames hold them too)

@@ -81,6 +81,26 @@ def concat_stages(stages: list[StageData]) -> StageData:
                      cat([st.issues for st in stages]), meta)
 
 
+def stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """``pd.concat(frames, ignore_index=True)`` for frames of the same columns, column by
+    column: a column of one dtype in every frame is joined by NumPy, one whose dtype differs
+    between frames by pandas, with its rules. The columns stay apart (one block each):
+    gathering a million records' object columns into one block copied and counted every
+    reference again, 1.5 of the 2.3 s pandas took for a run's identity frames, and a column
+    deleted from a frame handed over (``consume``) frees its memory at once."""
+    if len(frames) == 1:
+        return frames[0].reset_index(drop=True)
+    columns = frames[0].columns
+    out = {}
+    for c in columns:
+        parts = [f[c] for f in frames]
+        if all(p.dtype == parts[0].dtype and isinstance(p.dtype, np.dtype) for p in parts):
+            out[c] = np.concatenate([p.to_numpy() for p in parts])
+        else:
+            out[c] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(out, columns=columns, copy=False)
+
+
 def empty(columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
 
