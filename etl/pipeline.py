@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import resource
+import sqlite3
 import tempfile
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from etl.executors import TransformWorker, prepared
 from etl.extract.sheets import record_hash
@@ -328,6 +331,9 @@ class _Run:
             plan = plan_load(matched, unstored=hint.unstored, unstored_persons=set(
                 matched.records["person_id"].to_numpy(object)[hint.new_person]))
         else:
+            if hint is not None:
+                log.warning("load hints do not fit the chunk; every record is looked up",
+                            extra={"chunk": k})
             plan = plan_load(matched)
         writer.write(plan, written)
 
@@ -411,10 +417,10 @@ class Writer:
         options = {"command": "run", "progress": self.progress, "check_schema": self.first}
         self.first = False  # the schema is checked before the first chunk, not before each
         if self.pool is None:
-            written(write_plan(plan, self.engine, **options))
+            written(_write_plan(plan, self.engine, **options))
             return
         self.drain()
-        self.pending = (self.pool.submit(write_plan, plan, self.engine, **options), written)
+        self.pending = (self.pool.submit(_write_plan, plan, self.engine, **options), written)
 
     def drain(self) -> None:
         """Wait for the chunk in flight, if any, and report it."""
@@ -433,6 +439,36 @@ class Writer:
         finally:
             if self.pool is not None:
                 self.pool.shutdown(wait=True)
+                # The run stops on another error: a write that failed too is at least logged.
+                failed = self.pending[0].exception() if self.pending is not None else None
+                if failed is not None:
+                    log.error("a chunk's write failed as the run stopped",
+                              extra={"error": type(failed).__name__})
+
+
+# A unique key's refusal, as SQLAlchemy wraps it or, from a COPY on the driver's own
+# connection, as the drivers raise it.
+_REFUSED: tuple[type[Exception], ...] = (IntegrityError, sqlite3.IntegrityError)
+with contextlib.suppress(ImportError):
+    import psycopg
+
+    _REFUSED += (psycopg.errors.IntegrityError,)
+
+
+def _write_plan(plan: LoadPlan, engine: Engine, **options: Any) -> LoadCounts:
+    """:func:`write_plan`, once more with every record and person looked up should the run's
+    hints prove wrong (a unique key refused the chunk, which left nothing behind): a writer that
+    does not take the run lock (``hssk load`` by hand) may have stored some of them since the
+    run read its master index."""
+    try:
+        return write_plan(plan, engine, **options)
+    except _REFUSED:
+        if plan.unstored is None and not plan.unstored_persons:
+            raise
+        log.warning("records or persons the run took for new were stored meanwhile; the "
+                    "chunk is written again with every one looked up")
+        return write_plan(replace(plan, unstored=None, unstored_persons=frozenset()), engine,
+                          **options)
 
 
 def _add_load(summary: RunSummary, load: LoadCounts) -> None:

@@ -22,4 +22,4 @@ def test_stacked_frames_equal_pandas_concat_whatever_each_frame_holds():
     joined = stacked(frames)
     pd.testing.assert_frame_equal(joined, pd.concat(frames, ignore_index=True))
     assert joined["year"].dtype == np.float64 and str(joined["month"].dtype) == "Int64"
-    pd.testing.assert_frame_equal(stacked(frames[:1]), frames[0].reset_index(drop=True))
+    pd.testing.assert_frame_equal(stacked(frames[:1]), pd.concat(frames[:1], ignore_index=True))

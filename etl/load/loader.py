@@ -86,32 +86,56 @@ def _chunks(items: list, size: int = 5000):  # type: ignore[no-untyped-def]
         yield items[start:start + size]
 
 
+class _Values:
+    """What the records a load writes are written with: their cells, person values (and their
+    JSON), name and address keys, and the golden record of each person they name (computed per
+    person, from that person's records only)."""
+
+    def __init__(self, rec: pd.DataFrame) -> None:
+        self.columns: Columns = {name: rec[name].tolist() for name in rec.columns}  # plain
+        self.person_values = _person_values(rec)
+        self.person_json = json_objects(self.person_values)
+        # Keys of repeated texts computed once per distinct text, not once per row.
+        self.mother_key = map_distinct(rec["mother_name"], name_key).tolist()
+        self.address_key = map_distinct(rec["permanent_address"], address_key).tolist()
+        frame = pd.DataFrame(
+            {"person_id": rec["person_id"].to_numpy(),
+             "source_kind": rec["source_kind"].to_numpy(),
+             "record_key": rec["record_key"].to_numpy(), "updated_batch_id": 0,
+             **self.person_values},
+            dtype=object)  # ints stay ints where a column also holds None
+        # Every record is of this batch: the "newest" rules' batches are all one.
+        self.golden = golden_columns(frame, priorities()) if len(frame) else {}
+
+    def kept(self, keep: np.ndarray) -> _Values:
+        """These values for the records ``keep`` marks (the golden records stay whole: a
+        person created has all its records among them)."""
+        if keep.all():
+            return self
+        out = object.__new__(_Values)
+        out.columns = {name: list(compress(v, keep)) for name, v in self.columns.items()}
+        out.person_values = {f: v[keep] for f, v in self.person_values.items()}
+        out.person_json = list(compress(self.person_json, keep))
+        out.mother_key = list(compress(self.mother_key, keep))
+        out.address_key = list(compress(self.address_key, keep))
+        out.golden = self.golden
+        return out
+
+
 @dataclass
 class LoadPlan:
-    """What a matched stage writes, worked out without the database: every record's cells,
-    person values (and their JSON), name and address keys, and the golden record of every
-    person the stage names. :func:`write_plan` then asks the database which records are new or
-    changed and writes those.
-
-    A run plans the next chunk while the database writes this one (PostgreSQL; see
-    :class:`etl.pipeline.Writer`). Planned for all records, filtered once the database has
-    answered, each value is what planning the changed records alone would give: a person the
-    batch creates has all its records in the stage, and a golden record is computed per
-    person, from that person's records only (its "newest" rules compare the batch that wrote
-    each record, one and the same batch here).
-    """
+    """A matched stage made ready to write without the database (:func:`plan_load`).
+    :func:`write_plan` then asks the database which records are new or changed and writes
+    those."""
 
     data: StageData
     rec: pd.DataFrame
-    columns: Columns
-    person_values: dict[str, np.ndarray]
-    person_json: list[str]
-    mother_key: list[object]
-    address_key: list[object]
-    golden: dict[str, np.ndarray]
     # What the caller knows the database does not hold (see plan_load): not looked up.
     unstored: np.ndarray | None = None
     unstored_persons: frozenset[str] = frozenset()
+    # The written values of every record, worked out ahead when every record is to be
+    # written; else (None) of the records the database says changed, at write time.
+    values: _Values | None = None
 
 
 def plan_load(data: StageData, *, unstored: np.ndarray | None = None,
@@ -122,24 +146,20 @@ def plan_load(data: StageData, *, unstored: np.ndarray | None = None,
     the caller knows the database does not hold: a run knows it from the master index it
     matched against, under its lock (:meth:`etl.pipeline._Run.match`). They are not looked
     up: on PostgreSQL a million-record first load spent about 15 s of the server's time
-    probing indexes for keys that could not be there. A hint that were wrong would fail the
-    batch on a unique key, not load a duplicate."""
+    probing indexes for keys that could not be there. A wrong hint fails the batch on a unique
+    key; it never loads a duplicate.
+
+    When every record is hinted unstored (a first load, new clinic episodes) every record is
+    written, and what it is written with is worked out here: a run plans the next chunk while
+    the database writes this one (PostgreSQL; see :class:`etl.pipeline.Writer`). Otherwise it
+    is left to :func:`write_plan`, for the records that changed: a re-run of yesterday's files
+    writes next to nothing and should not pay for planning all of them."""
     rec = as_objects(data.records.reset_index(drop=True))
     if "feed" not in rec.columns:
         rec["feed"] = None
-    person_values = _person_values(rec)
-    frame = pd.DataFrame(
-        {"person_id": rec["person_id"].to_numpy(), "source_kind": rec["source_kind"].to_numpy(),
-         "record_key": rec["record_key"].to_numpy(), "updated_batch_id": 0, **person_values},
-        dtype=object)  # ints stay ints where a column also holds None
-    return LoadPlan(
-        data, rec, {name: rec[name].tolist() for name in rec.columns},  # cells plain
-        person_values, json_objects(person_values),
-        # Keys of repeated texts computed once per distinct text, not once per row.
-        map_distinct(rec["mother_name"], name_key).tolist(),
-        map_distinct(rec["permanent_address"], address_key).tolist(),
-        golden_columns(frame, priorities()) if len(frame) else {},
-        unstored, frozenset(unstored_persons))
+    every = unstored is not None and bool(unstored.all())
+    return LoadPlan(data, rec, unstored, frozenset(unstored_persons),
+                    _Values(rec) if every else None)
 
 
 def load_stage(data: StageData, engine: Engine, *, command: str = "load",
@@ -176,13 +196,13 @@ def write_plan(plan: LoadPlan, engine: Engine, *, command: str = "load",
         step(1)
         keep = (rec["_status"] != "unchanged").to_numpy()
         changed = _rows(rec, keep)
-        written = _Written(plan, keep)
+        written = plan.values.kept(keep) if plan.values is not None else _Values(changed)
         updated = set(changed.loc[changed["_status"] == "updated", "record_key"])
         wanted = sorted(set(changed["person_id"]))
         known_persons = _known_persons(conn, [p for p in wanted
                                               if p not in plan.unstored_persons])
         new_persons = [p for p in wanted if p not in known_persons]
-        _insert_new_persons(conn, plan.golden, new_persons, batch_id)
+        _insert_new_persons(conn, written.golden, new_persons, batch_id)
         step(2)
         _keep_versions(conn, replaced, batch_id)
         # Only a record key the database holds (or one the batch repeats) can conflict.
@@ -206,24 +226,6 @@ def write_plan(plan: LoadPlan, engine: Engine, *, command: str = "load",
         _commit_batch(conn, batch_id, counts)
         step(4)
     return counts
-
-
-class _Written:
-    """A plan's values for the records a load writes (``keep``): the plan's own lists when it
-    writes them all, as a first load does."""
-
-    def __init__(self, plan: LoadPlan, keep: np.ndarray) -> None:
-        every = bool(keep.all())
-
-        def kept(values: list[object]) -> list[object]:
-            return values if every else list(compress(values, keep))
-
-        self.columns = {name: kept(values) for name, values in plan.columns.items()}
-        self.person_values = plan.person_values if every else {
-            f: v[keep] for f, v in plan.person_values.items()}
-        self.person_json = kept(plan.person_json)  # type: ignore[arg-type]
-        self.mother_key = kept(plan.mother_key)
-        self.address_key = kept(plan.address_key)
 
 
 def _open_batch(conn: Connection, command: str, started: dt.datetime) -> int:
@@ -281,7 +283,7 @@ def _known_persons(conn: Connection, person_ids: list[str]) -> set[str]:
     return known
 
 
-def _write_records(conn: Connection, written: _Written, file_ids: dict[str, int],
+def _write_records(conn: Connection, written: _Values, file_ids: dict[str, int],
                    batch_id: int, *, upsert: bool) -> None:
     """Write the created and updated source records (current again, with their person values
     stored for survivorship), column by column: an upsert by ``record_key`` when some may

@@ -150,15 +150,32 @@ def test_a_run_that_skips_looking_up_what_it_knows_is_new_stores_the_same(
     shutil.copytree(samples, folder, ignore=shutil.ignore_patterns("_truth"))
     month = (folder / "xml_38150_202506.xml").read_bytes()
     (folder / "xml_38150_202506_lan2.xml").write_bytes(month + b"\n")  # another hash
+    import etl.load.loader as loader
+
     real, hints = pipeline.load_hints, []
 
     def spied(*args):
         hints.extend(real(*args))
         return hints[-len(args[1]):] if args[1] else []
 
-    stored = []
+    # What the loads look up: keys of records, ids of persons (a count per run).
+    looked_up = {"records": 0, "persons": 0}
+    record_status, known_persons = loader._record_status, loader._known_persons
+
+    def status(conn, rec, unstored=None):
+        looked_up["records"] += len(rec) if unstored is None else int((~unstored).sum())
+        return record_status(conn, rec, unstored)
+
+    def persons(conn, person_ids):
+        looked_up["persons"] += len(person_ids)
+        return known_persons(conn, person_ids)
+
+    monkeypatch.setattr(loader, "_record_status", status)
+    monkeypatch.setattr(loader, "_known_persons", persons)
+    stored, lookups = [], []
     for url, hinted in ((db_url, True), (other_db_url, False)):
         monkeypatch.setattr(pipeline, "load_hints", spied if hinted else lambda *a: [])
+        looked_up.update(records=0, persons=0)
         engine = connect(url)
         migrate(engine)
         run(sorted(folder.glob("registry_*")), engine)
@@ -166,8 +183,41 @@ def test_a_run_that_skips_looking_up_what_it_knows_is_new_stores_the_same(
         assert summary.reconciles
         stored.append({**_stored(engine), "files": [f.__dict__ for f in summary.files],
                        "persons": (summary.persons_created, summary.persons_updated)})
+        lookups.append(dict(looked_up))
         engine.dispose()
     unstored = np.concatenate([h.unstored for h in hints])
     new_person = np.concatenate([h.new_person for h in hints])
     assert 0 < unstored.sum() < len(unstored) and 0 < new_person.sum() < len(new_person)
     assert stored[0]["source_records"] and stored[1] == stored[0]
+    # The hints were used: the run without them looked up every record and person
+    assert lookups[1]["records"] - lookups[0]["records"] == unstored.sum()
+    assert 0 < lookups[0]["persons"] < lookups[1]["persons"]
+
+
+def test_wrong_hints_cost_a_second_attempt_not_a_wrong_load(db_url, other_db_url, samples,
+                                                          monkeypatch, caplog):
+    """Should another writer have stored what the run took for new (``hssk load`` does not
+    take the run lock), the chunk is refused on a unique key and written again with every
+    record looked up: here every hint is wrong, on a second run of the same files."""
+    import etl.pipeline as pipeline
+
+    def all_wrong(keys, sizes, result, stored_persons):
+        bounds = np.cumsum([0, *sizes])
+        return [pipeline.LoadHint(keys[a:b], np.ones(b - a, bool), np.ones(b - a, bool))
+                for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+    stored = []
+    for url, wrong in ((db_url, True), (other_db_url, False)):
+        engine = connect(url)
+        migrate(engine)
+        run([samples], engine, chunk_records=300)
+        if wrong:
+            monkeypatch.setattr(pipeline, "load_hints", all_wrong)
+        with caplog.at_level("WARNING", logger="etl.pipeline"):
+            summary = run([samples], engine, chunk_records=300)
+        monkeypatch.undo()
+        assert summary.reconciles
+        stored.append({**_stored(engine), "files": [f.__dict__ for f in summary.files]})
+        engine.dispose()
+    assert stored[1] == stored[0]
+    assert any("written again" in r.getMessage() for r in caplog.records)
