@@ -282,7 +282,9 @@ class _Run:
         staged.keys_only()
         keys = batch["record_key"].to_numpy(object)  # (the staged frames hold them too)
         master = read_master(self.engine)
-        stored_persons = master["person_id"].to_numpy(object)
+        # The stored persons as hashes: their ids would stay alive through the match that
+        # frees the master's columns (a million texts). Two ids of one hash only cost a look.
+        stored_persons = np.unique(pd.util.hash_array(master["person_id"].to_numpy(object)))
         # Both frames handed over: their columns go as the match stacks them.
         result, review, stats = match_records(batch, master, thresholds,
                                               read_decisions(self.engine), consume=True)
@@ -366,7 +368,8 @@ def load_hints(keys: np.ndarray, sizes: list[int], result: pd.DataFrame,
     * a person the master does not name is not stored, unless its records are in several
       chunks: the later find the person the first created.
 
-    Anything else is looked up, as a load without hints does."""
+    Anything else is looked up, as a load without hints does. ``stored_persons``: the master
+    index's person ids hashed (``pd.util.hash_array``)."""
     # Every key once (as in most runs): the result is in the keys' order, and no hash table
     # of a million keys is built beside the match's leftovers.
     once = len(result) == len(keys) and np.array_equal(result.index.to_numpy(object), keys)
@@ -382,7 +385,8 @@ def load_hints(keys: np.ndarray, sizes: list[int], result: pd.DataFrame,
     np.minimum.at(first, codes, chunk)
     last = np.full(len(persons), -1)
     np.maximum.at(last, codes, chunk)
-    new_person = (~pd.Index(persons).isin(stored_persons) & (first == last))[codes]
+    stored = np.isin(pd.util.hash_array(np.asarray(persons, dtype=object)), stored_persons)
+    new_person = (~stored & (first == last))[codes]
     bounds = np.cumsum([0, *sizes])
     return [LoadHint(keys[a:b], unstored[a:b], new_person[a:b])
             for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
