@@ -141,7 +141,7 @@ def run_sources(
                               mapping_files=source.mapping_files, progress=progress,
                               chunk_records=None if keep_stages is not None else chunk_records)
             state.prepare(number, source, chunks, staged, folders[number], policy=policy)
-        state.match(staged, thresholds)
+        state.match(staged, thresholds, hints=not dry_run)
         with Writer(engine, progress, writer_thread) as writer:
             for number, data in staged:
                 state.chunk(number, data, folders[number], dry_run, writer)
@@ -269,9 +269,11 @@ class _Run:
             if worker is not None:
                 worker.close()
 
-    def match(self, staged: Staged, thresholds: Thresholds | None) -> None:
+    def match(self, staged: Staged, thresholds: Thresholds | None, *, hints: bool = True
+              ) -> None:
         """All the run's records at once against the database; each review pair is written
-        with the chunk that loads the later of its two records."""
+        with the chunk that loads the later of its two records. ``hints``: work out what the
+        loads need not look up (a dry run loads nothing)."""
         thresholds = thresholds or Thresholds()
         if not staged.frames:
             return
@@ -289,7 +291,8 @@ class _Run:
         result, review, stats = match_records(batch, master, thresholds,
                                               read_decisions(self.engine), consume=True)
         del batch, master
-        self.hints = load_hints(keys, sizes, result, stored_persons)
+        if hints:
+            self.hints = load_hints(keys, sizes, result, stored_persons)
         del keys, stored_persons
         self.matched = (result, review, stats)
         if len(review):
