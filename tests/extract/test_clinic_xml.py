@@ -5,6 +5,7 @@ import base64
 import datetime as dt
 import json
 import random
+import xml.etree.ElementTree as ET
 
 import pytest
 import sqlalchemy as sa
@@ -119,6 +120,46 @@ def test_entities_are_refused(tmp_path):
                     encoding="utf-8")
     data = extract_files([path]).data
     assert list(data.rejects["slug"]) == ["unsafe-xml"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_entities_in_an_inner_table_are_refused(tmp_path, encoding):
+    """An inner table declaring an entity is refused whatever its encoding: the C parser that
+    reads tables without a DTD would expand it (a UTF-16 table hides the bytes of its
+    ``<!DOCTYPE``)."""
+    path, eps = month_file(tmp_path, n=2)
+    bomb = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaa">]>'
+            "<CHITIEU_CHITIET_THUOC><DSACH_CHI_TIET_THUOC><CHI_TIET_THUOC><MA_LK>&a;</MA_LK>"
+            "</CHI_TIET_THUOC></DSACH_CHI_TIET_THUOC></CHITIEU_CHITIET_THUOC>")
+    table = ("<FILEHOSO><LOAIHOSO>XML2</LOAIHOSO><NOIDUNGFILE>"
+             + base64.b64encode(bomb.encode(encoding)).decode() + "</NOIDUNGFILE></FILEHOSO>")
+    path.write_text(envelope("38150", [eps[0], eps[1].replace("</HOSO>", table + "</HOSO>")]),
+                    encoding="utf-8")
+    out = read(path, "sha")
+    assert [r["locator"] for r in out.records] == ["38150LK0000", "38150LK0001"]
+    assert [(r["locator"], r["slug"], r["scope"]) for r in out.rejects] == [
+        ("38150LK0001", "undecodable-table", "part")]
+    assert "DTDForbidden" in out.rejects[0]["message"]
+
+
+def test_inner_tables_read_as_defusedxml_reads_them():
+    """The C parser's tree of every generated table style is defusedxml's, element for
+    element (tags, attributes, text, tails)."""
+    from defusedxml.ElementTree import fromstring as defused
+
+    from etl.extract.clinic_xml import _parse_inner
+    rng = random.Random(3)
+    tables = [xml1(r, f"LK{i}", "38150", "130", VISIT, rng, None)
+              for i, r in enumerate(people(4))]
+    for i, (r, style) in enumerate(zip(people(len(STYLES)), STYLES, strict=True)):
+        hoso = episode(r, f"LK{i}", "38151", VISIT, rng, style=style)
+        tables += [_inner_texts(f"<NOIDUNGFILE>{c}</NOIDUNGFILE>")
+                   for c in _between(hoso, "<NOIDUNGFILE>", "</NOIDUNGFILE>")]
+    tables.append('<?xml version="1.0" encoding="utf-8"?>\r\n<A xmlns:xsi="http ://x">'
+                  "<B><![CDATA[Viêm họng]]></B><C/>  đau  </A>")
+    for table in tables:
+        data = table.encode("utf-8")
+        assert ET.tostring(_parse_inner(data)) == ET.tostring(defused(data, forbid_dtd=True))
 
 
 def test_month_loads_completely_and_corrections_update_only_changed_episodes(db, tmp_path):
