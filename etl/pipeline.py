@@ -9,6 +9,7 @@ import logging
 import resource
 import sqlite3
 import tempfile
+import threading
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
@@ -128,12 +129,14 @@ def run_sources(
     marked no longer current (:func:`etl.load.loader.retire_missing`), in a batch of their own.
     """
     state = _Run(RunSummary(command="run", database=redact(str(engine.url)), dry_run=dry_run),
-                 engine, heartbeat, progress, transform_worker)
+                 engine, heartbeat, progress, transform_worker,
+                 MasterRead(engine, thread=executor == "serial"))
     folders = [None if keep_stages is None else (
         Path(keep_stages) if len(sources) == 1 else
         Path(keep_stages) / f"{number}-{source.feed or 'source'}")
         for number, source in enumerate(sources, 1)]
-    with tempfile.TemporaryDirectory(prefix="hssk-run-") as spill:
+    with tempfile.TemporaryDirectory(prefix="hssk-run-") as spill, \
+            contextlib.closing(state.master):
         staged = Staged(Path(spill))
         for number, source in enumerate(sources):
             chunks = prepared(source.paths, executor=executor, kind=source.kind,
@@ -192,14 +195,67 @@ class Staged:
             yield number, (read_stage(item, "transform") if isinstance(item, Path) else item)
 
 
+class MasterRead:
+    """The master index (:func:`etl.load.master.read_master`), read in a helper thread from
+    the run's start while its files are extracted and transformed. Reading a million stored
+    records costs seconds, most of them in the database's own code, which lets go of Python's
+    lock: a nightly's few thousand episodes are read beside it. The run holds the database's
+    lock and nothing before the load writes records, so the index is the one a read at match
+    time would give.
+
+    ``thread=False`` reads when :meth:`take` is called (the process and Dask executors fork or
+    start workers of their own while files are extracted). Before this process forks (the
+    transform worker), :meth:`wait` lets the read finish: a fork copies only the thread that
+    calls it, and the copy must not inherit a lock the reader held.
+    """
+
+    def __init__(self, engine: Engine | None, *, thread: bool) -> None:
+        self.engine = engine
+        self.master: pd.DataFrame | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._read, name="hssk-master", daemon=True) \
+            if thread and engine is not None else None
+        if self.thread is not None:
+            self.thread.start()
+
+    def _read(self) -> None:
+        try:
+            self.master = read_master(self.engine)
+        except BaseException as exc:  # raised in the run's thread, by take()
+            self.error = exc
+
+    def wait(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+
+    def close(self) -> None:
+        """A run that stops early waits for the read (its connection is back in the pool,
+        and a test's database can be dropped) and lets go of the index."""
+        self.wait()
+        self.master = None
+
+    def take(self) -> pd.DataFrame:
+        """The index, handed over once (the match consumes its columns)."""
+        if self.thread is None:
+            return read_master(self.engine)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        master, self.master = self.master, None
+        assert master is not None
+        return master
+
+
 class _Run:
     """One run's running totals: the summary, per-file counts, findings and stage clock."""
 
     def __init__(self, summary: RunSummary, engine: Engine,
                  heartbeat: Callable[[int | None], None] | None,
-                 progress: Progress | None, transform_worker: bool | None = None) -> None:
+                 progress: Progress | None, transform_worker: bool | None = None,
+                 master: MasterRead | None = None) -> None:
         self.summary, self.engine, self.heartbeat, self.progress = (summary, engine, heartbeat,
                                                                     progress)
+        self.master = master or MasterRead(engine, thread=False)
         self.clock = time.perf_counter()
         self.per_file: dict[str, FileCounts] = {}
         self.issues: list[pd.DataFrame] = []
@@ -253,6 +309,7 @@ class _Run:
                 self.unreadable[number] |= bool((extracted.rejects["scope"] == "file").any())
                 if clean is None and worker is None and TransformWorker.wanted(
                         extracted, self.transform_worker):
+                    self.master.wait()  # the worker is forked: no other thread at work
                     worker = TransformWorker(policy)
                 if clean is not None:
                     waiting.append(clean)
@@ -283,17 +340,14 @@ class _Run:
         del frames
         staged.keys_only()
         keys = batch["record_key"].to_numpy(object)  # (the staged frames hold them too)
-        master = read_master(self.engine)
-        # The stored persons as hashes: their ids would stay alive through the match that
-        # frees the master's columns (a million texts). Two ids of one hash only cost a look.
-        stored_persons = np.unique(pd.util.hash_array(master["person_id"].to_numpy(object)))
+        master = self.master.take()
         # Both frames handed over: their columns go as the match stacks them.
         result, review, stats = match_records(batch, master, thresholds,
                                               read_decisions(self.engine), consume=True)
         del batch, master
         if hints:
-            self.hints = load_hints(keys, sizes, result, stored_persons)
-        del keys, stored_persons
+            self.hints = load_hints(keys, sizes, result)
+        del keys
         self.matched = (result, review, stats)
         if len(review):
             chunk_of = staged.chunk_of()
@@ -360,8 +414,7 @@ class LoadHint:
     new_person: np.ndarray
 
 
-def load_hints(keys: np.ndarray, sizes: list[int], result: pd.DataFrame,
-               stored_persons: np.ndarray) -> list[LoadHint]:
+def load_hints(keys: np.ndarray, sizes: list[int], result: pd.DataFrame) -> list[LoadHint]:
     """Per chunk (``sizes`` records each, ``keys`` in chunk order), which records and persons
     the database cannot hold when the chunk is written. The master index the run matched
     against holds every stored record, and the run holds the database's lock, so:
@@ -371,13 +424,14 @@ def load_hints(keys: np.ndarray, sizes: list[int], result: pd.DataFrame,
     * a person the master does not name is not stored, unless its records are in several
       chunks: the later find the person the first created.
 
-    Anything else is looked up, as a load without hints does. ``stored_persons``: the master
-    index's person ids hashed (``pd.util.hash_array``)."""
+    Anything else is looked up, as a load without hints does. Whether the master names a
+    person is the match's ``person_stored``: its cluster holds a master record."""
     # Every key once (as in most runs): the result is in the keys' order, and no hash table
     # of a million keys is built beside the match's leftovers.
     once = len(result) == len(keys) and np.array_equal(result.index.to_numpy(object), keys)
     found = result if once else result.reindex(keys)
     person = found["person_id"].to_numpy(object)
+    named = found["person_stored"].to_numpy(bool)
     unstored = found["match_rule"].to_numpy(object) != "known-record"
     if not once:
         unstored &= ~pd.Index(keys).duplicated(keep=False)
@@ -388,7 +442,8 @@ def load_hints(keys: np.ndarray, sizes: list[int], result: pd.DataFrame,
     np.minimum.at(first, codes, chunk)
     last = np.full(len(persons), -1)
     np.maximum.at(last, codes, chunk)
-    stored = np.isin(pd.util.hash_array(np.asarray(persons, dtype=object)), stored_persons)
+    stored = np.zeros(len(persons), dtype=bool)
+    np.logical_or.at(stored, codes, named)
     new_person = (~stored & (first == last))[codes]
     bounds = np.cumsum([0, *sizes])
     return [LoadHint(keys[a:b], unstored[a:b], new_person[a:b])

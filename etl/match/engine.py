@@ -661,8 +661,9 @@ def review_queue(ctx: Context, band: list[tuple[int, int, float]], thresholds: T
                            ).reset_index(drop=True)
 
 
-def assign_persons(ctx: Context) -> np.ndarray:
-    """Each row's person: the existing person of its cluster, or a new stable id."""
+def assign_persons(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's person: the existing person of its cluster, or a new stable id; and whether
+    it is an existing one (stored in the database: a master row's)."""
     roots = ctx.clusters.roots()
     keys = ctx.frame["record_key"].to_numpy(object)
     # a new person's id comes from its smallest record key (new_person_id takes the minimum):
@@ -677,7 +678,10 @@ def assign_persons(ctx: Context) -> np.ndarray:
     person = ctx.clusters.persons.first(cluster_roots)
     new = np.flatnonzero(pd.isna(person))
     person[new] = [new_person_id((ordered[r],)) for r in first.to_numpy()[new].tolist()]
-    return person[np.searchsorted(cluster_roots, roots)]
+    stored = np.ones(len(person), dtype=bool)
+    stored[new] = False
+    at = np.searchsorted(cluster_roots, roots)
+    return person[at], stored[at]
 
 
 def resolve(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresholds,
@@ -702,7 +706,7 @@ def resolve(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresholds,
     # A province's pairs, their levels and weights: hundreds of megabytes not needed from here.
     del cands, decided
     link_analysts(ctx)
-    person_of = assign_persons(ctx)
+    person_of, stored_of = assign_persons(ctx)
     review = review_queue(ctx, band, thresholds, person_of)
     # Each new batch record's row in the frame, looked up for all records at once.
     x = positions(ctx.frame["record_key"], keys)
@@ -714,10 +718,11 @@ def resolve(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresholds,
     out_score[scored] = [round(float(v), 2) for v in score[scored].tolist()]
     person = person_of[x]
     person[known] = known_person
+    stored = stored_of[x] | known
     result = pd.DataFrame({
         "person_id": person.tolist(),
         "match_rule": np.where(known, "known-record", np.where(rule == "", "new", rule)).tolist(),
-        "match_score": out_score.tolist()})
+        "match_score": out_score.tolist(), "person_stored": stored})
     ctx.stats["review_pairs"] = int(len(review))
     ctx.stats["review_expected_true_share"] = (
         round(float(review["probability"].mean()), 3) if len(review) else None)
