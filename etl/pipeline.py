@@ -9,7 +9,6 @@ import logging
 import resource
 import sqlite3
 import tempfile
-import threading
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
@@ -129,14 +128,12 @@ def run_sources(
     marked no longer current (:func:`etl.load.loader.retire_missing`), in a batch of their own.
     """
     state = _Run(RunSummary(command="run", database=redact(str(engine.url)), dry_run=dry_run),
-                 engine, heartbeat, progress, transform_worker,
-                 MasterRead(engine, thread=executor == "serial"))
+                 engine, heartbeat, progress, transform_worker)
     folders = [None if keep_stages is None else (
         Path(keep_stages) if len(sources) == 1 else
         Path(keep_stages) / f"{number}-{source.feed or 'source'}")
         for number, source in enumerate(sources, 1)]
-    with tempfile.TemporaryDirectory(prefix="hssk-run-") as spill, \
-            contextlib.closing(state.master):
+    with tempfile.TemporaryDirectory(prefix="hssk-run-") as spill:
         staged = Staged(Path(spill))
         for number, source in enumerate(sources):
             chunks = prepared(source.paths, executor=executor, kind=source.kind,
@@ -195,67 +192,14 @@ class Staged:
             yield number, (read_stage(item, "transform") if isinstance(item, Path) else item)
 
 
-class MasterRead:
-    """The master index (:func:`etl.load.master.read_master`), read in a helper thread from
-    the run's start while its files are extracted and transformed. Reading a million stored
-    records costs seconds, most of them in the database's own code, which lets go of Python's
-    lock: a nightly's few thousand episodes are read beside it. The run holds the database's
-    lock and nothing before the load writes records, so the index is the one a read at match
-    time would give.
-
-    ``thread=False`` reads when :meth:`take` is called (the process and Dask executors fork or
-    start workers of their own while files are extracted). Before this process forks (the
-    transform worker), :meth:`wait` lets the read finish: a fork copies only the thread that
-    calls it, and the copy must not inherit a lock the reader held.
-    """
-
-    def __init__(self, engine: Engine | None, *, thread: bool) -> None:
-        self.engine = engine
-        self.master: pd.DataFrame | None = None
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._read, name="hssk-master", daemon=True) \
-            if thread and engine is not None else None
-        if self.thread is not None:
-            self.thread.start()
-
-    def _read(self) -> None:
-        try:
-            self.master = read_master(self.engine)
-        except BaseException as exc:  # raised in the run's thread, by take()
-            self.error = exc
-
-    def wait(self) -> None:
-        if self.thread is not None:
-            self.thread.join()
-
-    def close(self) -> None:
-        """A run that stops early waits for the read (its connection is back in the pool,
-        and a test's database can be dropped) and lets go of the index."""
-        self.wait()
-        self.master = None
-
-    def take(self) -> pd.DataFrame:
-        """The index, handed over once (the match consumes its columns)."""
-        if self.thread is None:
-            return read_master(self.engine)
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-        master, self.master = self.master, None
-        assert master is not None
-        return master
-
-
 class _Run:
     """One run's running totals: the summary, per-file counts, findings and stage clock."""
 
     def __init__(self, summary: RunSummary, engine: Engine,
                  heartbeat: Callable[[int | None], None] | None,
-                 progress: Progress | None, transform_worker: bool | None = None,
-                 master: MasterRead | None = None) -> None:
+                 progress: Progress | None, transform_worker: bool | None = None) -> None:
         self.summary, self.engine, self.heartbeat, self.progress = (summary, engine, heartbeat,
                                                                     progress)
-        self.master = master or MasterRead(engine, thread=False)
         self.clock = time.perf_counter()
         self.per_file: dict[str, FileCounts] = {}
         self.issues: list[pd.DataFrame] = []
@@ -309,7 +253,6 @@ class _Run:
                 self.unreadable[number] |= bool((extracted.rejects["scope"] == "file").any())
                 if clean is None and worker is None and TransformWorker.wanted(
                         extracted, self.transform_worker):
-                    self.master.wait()  # the worker is forked: no other thread at work
                     worker = TransformWorker(policy)
                 if clean is not None:
                     waiting.append(clean)
@@ -340,7 +283,7 @@ class _Run:
         del frames
         staged.keys_only()
         keys = batch["record_key"].to_numpy(object)  # (the staged frames hold them too)
-        master = self.master.take()
+        master = read_master(self.engine)
         # Both frames handed over: their columns go as the match stacks them.
         result, review, stats = match_records(batch, master, thresholds,
                                               read_decisions(self.engine), consume=True)

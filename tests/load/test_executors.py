@@ -224,27 +224,3 @@ def test_wrong_hints_cost_a_second_attempt_not_a_wrong_load(db_url, other_db_url
     assert stored[1] == stored[0]
     assert any("written again" in r.getMessage() for r in caplog.records)
 
-
-def test_the_master_index_read_beside_the_extract_is_the_one_read_at_match_time(
-        db, samples, tmp_path):
-    """``MasterRead`` reads in a helper thread from the run's start: the frame it hands over is
-    the one a read at match time gives, column for column, and a read that fails raises in the
-    run's thread (once its error is asked for), not in the helper's."""
-    import pandas as pd
-
-    from etl.load.master import read_master
-    from etl.pipeline import MasterRead
-
-    assert run([samples], db).reconciles
-    ahead = MasterRead(db, thread=True)
-    got = ahead.take()
-    assert ahead.master is None  # handed over, not kept
-    expected = read_master(db)
-    assert len(expected) > 900
-    pd.testing.assert_frame_equal(got, expected)
-    bare = connect(f"sqlite:///{tmp_path / 'no-schema.db'}")
-    failing = MasterRead(bare, thread=True)
-    failing.wait()
-    with pytest.raises(sa.exc.OperationalError, match="no such table"):
-        failing.take()
-    bare.dispose()
