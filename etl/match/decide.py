@@ -44,15 +44,19 @@ class Thresholds:
 
 @dataclass
 class Decided:
-    """Everything known about each pair (aligned with the ``pairs`` given to :func:`decide`)."""
+    """Everything known about each pair (aligned with the ``pairs`` given to :func:`decide`).
+    ``levels``, ``freqs`` and ``vetoes`` (what explains a pair) are ``None`` when the caller
+    did not keep them: a province's run decides tens of millions of pairs and needs only their
+    posteriors and outcomes."""
 
-    levels: pd.DataFrame
-    freqs: dict[str, np.ndarray]  # what the TF weights need (:meth:`Model.frequencies`)
+    levels: pd.DataFrame | None
+    freqs: dict[str, np.ndarray] | None  # what the TF weights need (:meth:`Model.frequencies`)
     model: Model
     score: np.ndarray  # bits of evidence
     same_list: np.ndarray
     posterior: np.ndarray  # log2-odds after the class prior and the ambiguity rule
-    vetoes: pd.DataFrame  # one boolean column per hard rule
+    vetoes: pd.DataFrame | None  # one boolean column per hard rule
+    vetoed: np.ndarray  # any hard rule applies
     ambiguous: np.ndarray
     outcome: np.ndarray  # LINK / REVIEW / DIFFERENT
 
@@ -62,13 +66,10 @@ class Decided:
 
     def weights_at(self, k: int) -> dict[str, float]:
         """The weight each comparison gave pair ``k``, in bits."""
+        assert self.levels is not None and self.freqs is not None, "decided with keep=False"
         row = self.model.level_weights(self.levels.iloc[[k]].reset_index(drop=True),
                                        {n: f[[k]] for n, f in self.freqs.items()})
         return {name: float(v) for name, v in row.iloc[0].items()}
-
-    def vetoed(self) -> np.ndarray:
-        return self.vetoes.to_numpy().any(axis=1) if len(self.vetoes.columns) else \
-            np.zeros(len(self.score), dtype=bool)
 
 
 def one_row_per_person() -> frozenset[str]:
@@ -129,46 +130,55 @@ def same_home(frame: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         (mother[i] == mother[j]) & (mother[i] >= 0))
 
 
-def score_pairs(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model,
-                cols: Columns | None = None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Levels (plus ``names_swapped``) of ``pairs`` (columns i, j: row positions in ``frame``)
-    and the frequencies their TF weights need (:meth:`Model.frequencies`). Pairs are aligned
-    :data:`PAIR_BLOCK` at a time, so memory holds one block of aligned records, not all."""
-    cols = cols if cols is not None else columns(frame)
-    i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
-    levels, freqs = [], []
-    for start in range(0, max(len(i), 1), PAIR_BLOCK):
-        left = cols.take(i[start:start + PAIR_BLOCK])
-        block = compare(left, cols.take(j[start:start + PAIR_BLOCK]))
-        levels.append(block)
-        freqs.append(model.frequencies(block, left))
-    if len(levels) == 1:
-        return levels[0], freqs[0]
-    return (pd.concat(levels, ignore_index=True),
-            {name: np.concatenate([f[name] for f in freqs]) for name in freqs[0]})
-
-
 def decide(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model, thresholds: Thresholds,
            group: np.ndarray | None = None, *, cols: Columns | None = None,
-           fit_priors: bool = False) -> Decided:
+           fit_priors: bool = False, keep: bool = True) -> Decided:
     """Decisions for ``pairs`` of ``frame`` rows. ``group`` is each row's person before fuzzy
     linking (identifiers and existing persons joined): the ambiguity rule asks whether two
     candidates are two people. ``fit_priors`` re-estimates the class priors from these pairs
-    (a run does; an explanation uses the run's)."""
+    (a run does; an explanation uses the run's). ``keep``: keep each pair's levels, term
+    frequencies and hard rules (what explains it); a run only links and queues.
+
+    Pairs are aligned, compared, scored and checked against the hard rules :data:`PAIR_BLOCK`
+    at a time: memory holds one block's aligned records and levels, and (unless kept, or
+    refitted below) the whole set's levels never exist at once. Every step is per pair, so the
+    blocks' scores are the whole set's."""
+    cols = cols if cols is not None else columns(frame)
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
-    levels, freqs = score_pairs(frame, pairs, model, cols)
-    score = model.score(levels, freqs)
-    one_list = same_list(frame, i, j)
+    refit = fit_priors and model.labelled_pairs < MIN_LABELLED_PAIRS
+    lists = list_codes(frame)
+    one_list = (lists[i] >= 0) & (lists[i] == lists[j])
+    home, differ = same_home(frame, i, j), codes_differ(frame, i, j)
+    final_rules = [r.name for r in HARD_RULES if not r.reviewable]
+    score = np.zeros(len(i))
+    vetoed, final = np.zeros(len(i), dtype=bool), np.zeros(len(i), dtype=bool)
+    blocks: list[tuple[pd.DataFrame, dict[str, np.ndarray], pd.DataFrame]] = []
+    for start in range(0, max(len(i), 1), PAIR_BLOCK):
+        at = slice(start, start + PAIR_BLOCK)
+        left = cols.take(i[at])
+        levels = compare(left, cols.take(j[at]))
+        freqs = model.frequencies(levels, left)
+        score[at] = model.score(levels, freqs)
+        facts = Pairs(levels, home[at], one_list[at], differ[at])
+        vetoes = pd.DataFrame({r.name: r.applies(facts) for r in HARD_RULES})
+        vetoed[at] = vetoes.to_numpy().any(axis=1)
+        final[at] = vetoes[final_rules].to_numpy().any(axis=1)
+        if keep or refit:
+            blocks.append((levels, freqs, vetoes))
+        del left, levels, freqs, facts, vetoes
+    del home, differ
+    all_levels, all_freqs, all_vetoes = _joined_blocks(blocks)
+    del blocks
     pair_class = one_list.astype(np.int8)
-    facts = Pairs(levels, same_home(frame, i, j), one_list, codes_differ(frame, i, j))
-    vetoes = pd.DataFrame({r.name: r.applies(facts) for r in HARD_RULES})
-    vetoed = vetoes.to_numpy().any(axis=1)
-    final = vetoes[[r.name for r in HARD_RULES if not r.reviewable]].to_numpy().any(axis=1)
-    if fit_priors and model.labelled_pairs < MIN_LABELLED_PAIRS:
+    if refit:
+        assert all_levels is not None and all_freqs is not None
         # Nothing labels the data (no shared identifiers): learn m from the candidates.
-        tf = sum((model.tf_adjustment(n, f) for n, f in freqs.items()), np.zeros(len(score)))
-        model.fit_m(levels, tf, final, pair_class)
-        score = model.score(levels, freqs)
+        tf = sum((model.tf_adjustment(n, f) for n, f in all_freqs.items()),
+                 np.zeros(len(score)))
+        model.fit_m(all_levels, tf, final, pair_class)
+        score = model.score(all_levels, all_freqs)
+        if not keep:
+            all_levels = all_freqs = all_vetoes = None
     if fit_priors:
         model.estimate_priors(np.where(vetoed, -60.0, score), pair_class)
     posterior = model.posterior(score, pair_class)
@@ -186,8 +196,22 @@ def decide(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model, thresholds: T
     outcome = np.full(len(posterior), DIFFERENT, dtype=object)
     outcome[posterior >= thresholds.review] = REVIEW
     outcome[posterior >= thresholds.link] = LINK
-    return Decided(levels, freqs, model, score, one_list, posterior, vetoes, ambiguous,
-                   outcome)
+    return Decided(all_levels, all_freqs, model, score, one_list, posterior, all_vetoes,
+                   vetoed, ambiguous, outcome)
+
+
+def _joined_blocks(blocks: list[tuple[pd.DataFrame, dict[str, np.ndarray], pd.DataFrame]]
+                   ) -> tuple[pd.DataFrame | None, dict[str, np.ndarray] | None,
+                              pd.DataFrame | None]:
+    """The kept blocks' levels, frequencies and hard rules as one set (``None`` if none)."""
+    if not blocks:
+        return None, None, None
+    if len(blocks) == 1:
+        return blocks[0]
+    levels = pd.concat([b[0] for b in blocks], ignore_index=True)
+    freqs = {name: np.concatenate([b[1][name] for b in blocks]) for name in blocks[0][1]}
+    vetoes = pd.concat([b[2] for b in blocks], ignore_index=True)
+    return levels, freqs, vetoes
 
 
 def fit_calibration(frame: pd.DataFrame, pairs: pd.DataFrame, decided: Decided, model: Model,
@@ -212,7 +236,7 @@ def fit_calibration(frame: pd.DataFrame, pairs: pd.DataFrame, decided: Decided, 
         hit = pd.notna(answer)
         known[hit] = True
         same[hit] = answer[hit].astype(bool)
-    use = known & ~decided.vetoed() & ~decided.ambiguous
+    use = known & ~decided.vetoed & ~decided.ambiguous
     model.calibration = calibrate(decided.posterior[use], same[use])
 
 
@@ -255,6 +279,7 @@ def _ambiguous(frame: pd.DataFrame, i_all: np.ndarray, j_all: np.ndarray, poster
 def reasons(decided: Decided, k: int) -> list[tuple[str, str]]:
     """(English, Vietnamese) plain-word reasons for pair ``k``: the levels that weigh most,
     then the rules that hold the pair back."""
+    assert decided.levels is not None and decided.vetoes is not None, "decided with keep=False"
     rows = []
     weights = decided.weights_at(k)
     for name, c in COMPARISONS.items():

@@ -617,7 +617,7 @@ def link_analysts(ctx: Context) -> None:
 def link_fuzzy(ctx: Context, cands: pd.DataFrame, thresholds: Thresholds) -> Decided:
     """Decide every candidate pair and link from the most probable down."""
     decided = decide(ctx.frame, cands, ctx.model, thresholds, ctx.clusters.roots(),
-                     cols=ctx.cols, fit_priors=True)
+                     cols=ctx.cols, fit_priors=True, keep=False)
     fit_calibration(ctx.frame, cands, decided, ctx.model, ctx.analyst)
     ci, cj = cands["i"].to_numpy(), cands["j"].to_numpy()
     for k in np.argsort(-decided.posterior, kind="stable"):

@@ -106,3 +106,51 @@ def test_an_analysts_decisions_bind_the_engine(samples):
     group_after = pd.Series(person).loc[sorted(untouched)]
     assert {frozenset(g) for g in group_before.groupby(group_before).groups.values()} == {
         frozenset(g) for g in group_after.groupby(group_after).groups.values()}
+
+
+@pytest.mark.parametrize("labelled", [True, False], ids=["identifiers", "no-identifiers"])
+def test_decisions_do_not_depend_on_the_block_of_pairs(samples, tmp_path, monkeypatch,
+                                                       labelled):
+    """``decide`` works :data:`PAIR_BLOCK` pairs at a time and a run keeps no levels: any
+    block size, kept or not, gives the whole set's scores, posteriors, outcomes and hard
+    rules, the same explanation columns when kept, and the same refitted m and priors where
+    no identifier labels the pairs (m is then learnt from all of them at once)."""
+    import copy
+
+    import numpy as np
+
+    import etl.match.decide as decide_module
+    from etl.load.db import connect, migrate
+    from etl.match.model import MIN_LABELLED_PAIRS
+
+    engine = connect(f"sqlite:///{tmp_path / 'blocks.db'}")
+    migrate(engine)
+    run([samples], engine)
+    master = read_master(engine).drop(columns=["person_id"]).assign(person_id=None)
+    engine.dispose()
+    if not labelled:
+        master = master.assign(personal_id=None, social_insurance_code=None,
+                               facility_patient_id=None)
+    ctx, cands = build_context(master, empty_master(), None)
+    assert len(cands) > 1000
+    assert (ctx.model.labelled_pairs >= MIN_LABELLED_PAIRS) == labelled
+    group = ctx.clusters.roots()
+    got = []
+    for block, keep in ((10**9, True), (997, True), (997, False), (10**9, False)):
+        monkeypatch.setattr(decide_module, "PAIR_BLOCK", block)
+        model = copy.deepcopy(ctx.model)
+        d = decide_module.decide(ctx.frame, cands, model, Thresholds(), group, cols=ctx.cols,
+                                 fit_priors=True, keep=keep)
+        assert (d.levels is not None) == keep
+        got.append((d, model))
+    first, model = got[0]
+    assert set(first.outcome) >= {LINK, "different"}
+    for d, m in got[1:]:
+        for name in ("score", "posterior", "outcome", "vetoed", "ambiguous", "same_list"):
+            assert np.array_equal(getattr(d, name), getattr(first, name)), name
+        assert (m.m, m.prior_log2_odds) == (model.m, model.prior_log2_odds)
+    kept = got[1][0]
+    pd.testing.assert_frame_equal(kept.levels, first.levels)
+    pd.testing.assert_frame_equal(kept.vetoes, first.vetoes)
+    assert all(np.array_equal(kept.freqs[n], f, equal_nan=True) for n, f in first.freqs.items())
+    assert np.array_equal(first.vetoed, first.vetoes.to_numpy().any(axis=1))
