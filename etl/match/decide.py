@@ -90,12 +90,6 @@ def list_codes(frame: pd.DataFrame) -> np.ndarray:
     return np.where(once, _codes(frame, "file_key"), -1)
 
 
-def same_list(frame: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Both rows of one file that lists each person once."""
-    lists = list_codes(frame)
-    return (lists[i] >= 0) & (lists[i] == lists[j])
-
-
 def distinct_codes(a: str, b: str) -> bool:
     """Two identifier numbers that are not one number with a mistyped digit."""
     if len(a) != len(b):
@@ -105,29 +99,57 @@ def distinct_codes(a: str, b: str) -> bool:
 
 def codes_differ(frame: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Both rows carry a social-insurance code and the codes are two numbers."""
-    codes, vocab = pd.factorize(frame["social_insurance_code"], use_na_sentinel=True)
-    both = np.flatnonzero((codes[i] >= 0) & (codes[j] >= 0) & (codes[i] != codes[j]))
-    out = np.zeros(len(i), dtype=bool)
-    if not len(both):
+    return _InsuranceCodes(frame["social_insurance_code"]).differ(i, j)
+
+
+class _InsuranceCodes:
+    """:func:`distinct_codes` on character matrices (hundreds of thousands of candidates carry
+    two codes): equal lengths and at most one differing place. Shorter codes are padded with
+    NUL, which two codes of one length share."""
+
+    def __init__(self, values: pd.Series) -> None:
+        self.codes, vocab = pd.factorize(values, use_na_sentinel=True)
+        text = [str(v) for v in vocab]
+        width = max([1, *map(len, text)])
+        self.chars = np.array(text, dtype=f"<U{width}").view(np.uint32).reshape(len(text),
+                                                                                 width)
+        self.lengths = np.fromiter(map(len, text), dtype=np.int64, count=len(text))
+
+    def differ(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        codes = self.codes
+        both = np.flatnonzero((codes[i] >= 0) & (codes[j] >= 0) & (codes[i] != codes[j]))
+        out = np.zeros(len(i), dtype=bool)
+        for start in range(0, len(both), PAIR_BLOCK):
+            at = both[start:start + PAIR_BLOCK]
+            a, b = codes[i[at]], codes[j[at]]
+            out[at] = (self.lengths[a] != self.lengths[b]) | (
+                (self.chars[a] != self.chars[b]).sum(axis=1) > 1)
         return out
-    # :func:`distinct_codes` on character matrices, a block of pairs at a time (hundreds of
-    # thousands of candidates carry two codes): equal lengths and at most one differing place.
-    # Shorter codes are padded with NUL, which two codes of one length share.
-    text = [str(v) for v in vocab]
-    width = max(1, *map(len, text))
-    chars = np.array(text, dtype=f"<U{width}").view(np.uint32).reshape(len(text), width)
-    lengths = np.fromiter(map(len, text), dtype=np.int64, count=len(text))
-    for start in range(0, len(both), PAIR_BLOCK):
-        at = both[start:start + PAIR_BLOCK]
-        a, b = codes[i[at]], codes[j[at]]
-        out[at] = (lengths[a] != lengths[b]) | ((chars[a] != chars[b]).sum(axis=1) > 1)
-    return out
 
 
-def same_home(frame: pd.DataFrame, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    house, mother = _codes(frame, "household_head_key"), _codes(frame, "mother_key")
-    return ((house[i] == house[j]) & (house[i] >= 0)) | (
-        (mother[i] == mother[j]) & (mother[i] >= 0))
+class _PairFacts:
+    """The facts of a pair that are not comparisons (:class:`etl.match.declare.Pairs`), from
+    each row's codes worked out once: :func:`decide` asks them a block of pairs at a time."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.lists = list_codes(frame)
+        self.house, self.mother = _codes(frame, "household_head_key"), _codes(frame,
+                                                                               "mother_key")
+        self.insurance = _InsuranceCodes(frame["social_insurance_code"])
+
+    def same_list(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Both rows of one file that lists each person once."""
+        lists = self.lists
+        return (lists[i] >= 0) & (lists[i] == lists[j])
+
+    def same_home(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Same household head or same mother."""
+        house, mother = self.house, self.mother
+        return ((house[i] == house[j]) & (house[i] >= 0)) | (
+            (mother[i] == mother[j]) & (mother[i] >= 0))
+
+    def codes_differ(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        return self.insurance.differ(i, j)
 
 
 def decide(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model, thresholds: Thresholds,
@@ -146,27 +168,28 @@ def decide(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model, thresholds: T
     cols = cols if cols is not None else columns(frame)
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
     refit = fit_priors and model.labelled_pairs < MIN_LABELLED_PAIRS
-    lists = list_codes(frame)
-    one_list = (lists[i] >= 0) & (lists[i] == lists[j])
-    home, differ = same_home(frame, i, j), codes_differ(frame, i, j)
+    known = _PairFacts(frame)
     final_rules = [r.name for r in HARD_RULES if not r.reviewable]
     score = np.zeros(len(i))
+    one_list = np.zeros(len(i), dtype=bool)
     vetoed, final = np.zeros(len(i), dtype=bool), np.zeros(len(i), dtype=bool)
     blocks: list[tuple[pd.DataFrame, dict[str, np.ndarray], pd.DataFrame]] = []
     for start in range(0, max(len(i), 1), PAIR_BLOCK):
         at = slice(start, start + PAIR_BLOCK)
-        left = cols.take(i[at])
-        levels = compare(left, cols.take(j[at]))
+        bi, bj = i[at], j[at]
+        left = cols.take(bi)
+        levels = compare(left, cols.take(bj))
         freqs = model.frequencies(levels, left)
         score[at] = model.score(levels, freqs)
-        facts = Pairs(levels, home[at], one_list[at], differ[at])
+        one_list[at] = known.same_list(bi, bj)
+        facts = Pairs(levels, known.same_home(bi, bj), one_list[at], known.codes_differ(bi, bj))
         vetoes = pd.DataFrame({r.name: r.applies(facts) for r in HARD_RULES})
         vetoed[at] = vetoes.to_numpy().any(axis=1)
         final[at] = vetoes[final_rules].to_numpy().any(axis=1)
         if keep or refit:
             blocks.append((levels, freqs, vetoes))
         del left, levels, freqs, facts, vetoes
-    del home, differ
+    del known
     all_levels, all_freqs, all_vetoes = _joined_blocks(blocks)
     del blocks
     pair_class = one_list.astype(np.int8)
