@@ -206,14 +206,14 @@ def decide(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model, thresholds: T
         model.estimate_priors(np.where(vetoed, -60.0, score), pair_class)
     posterior = model.posterior(score, pair_class)
     # A hard rule forbids the link; the rules a person can settle leave the pair in review.
-    posterior = np.where(vetoed & ~final, np.minimum(posterior, thresholds.link - 0.01),
-                         posterior)
-    posterior = np.where(final, np.minimum(posterior, thresholds.review - 0.01), posterior)
+    # (Capped in place: each ``np.where`` held two more arrays of every pair.)
+    np.minimum(posterior, thresholds.link - 0.01, out=posterior, where=vetoed & ~final)
+    np.minimum(posterior, thresholds.review - 0.01, out=posterior, where=final)
     ambiguous = np.zeros(len(posterior), dtype=bool)
     if model.prior_log2_odds["within-one-list"] < AMBIGUOUS_LIST_PRIOR:
         ambiguous = _ambiguous(frame, i, j, posterior, thresholds,
                                group if group is not None else np.arange(len(frame)))
-    posterior = np.where(ambiguous, np.minimum(posterior, thresholds.link - 0.01), posterior)
+    np.minimum(posterior, thresholds.link - 0.01, out=posterior, where=ambiguous)
     # The three words as objects, 8 bytes a pair (NumPy's own strings took 36: 110 MB for a
     # province's candidate pairs): each a reference to one string. ``np.full`` with a string
     # made a string per pair (55 bytes each, 2.3 GB for a province's 41 million pairs).
