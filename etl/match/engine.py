@@ -310,7 +310,10 @@ def candidate_pairs(frame: pd.DataFrame, is_new: np.ndarray, lists: np.ndarray |
             stats[name]["left_out_within_one_list"] = scope.left_out[name][1]
         distinct = _merged(distinct, _pair_codes(found, n))
         del found
-    pairs = np.stack([distinct // n, distinct % n], axis=1)
+    # Decoded into one array (np.stack of the two halves held them twice).
+    pairs = np.empty((len(distinct), 2), dtype=np.int64)
+    np.floor_divide(distinct, n, out=pairs[:, 0])
+    np.remainder(distinct, n, out=pairs[:, 1])
     del distinct
     unscored = unscored_pairs(frame, is_new, keys_of["birth date"], pairs, lists)
     across, within = scope.unscored(pairs)
