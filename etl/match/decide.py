@@ -248,8 +248,12 @@ def fit_calibration(frame: pd.DataFrame, pairs: pd.DataFrame, decided: Decided, 
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
     pid = pd.factorize(frame["personal_id"].where(frame["personal_id_status"] == "valid"),
                        use_na_sentinel=True)[0]
-    known = (pid[i] >= 0) & (pid[j] >= 0)
-    same = known & (pid[i] == pid[j])
+    known, same = np.zeros(len(i), dtype=bool), np.zeros(len(i), dtype=bool)
+    for start in range(0, len(i), PAIR_BLOCK):  # (a province's aligned ids: 660 MB at once)
+        at = slice(start, start + PAIR_BLOCK)
+        a, b = pid[i[at]], pid[j[at]]
+        known[at] = (a >= 0) & (b >= 0)
+        same[at] = known[at] & (a == b)
     if analyst is not None and len(analyst):
         # Looked up as integer pair codes: a loop over millions of candidates took seconds.
         n = len(frame)

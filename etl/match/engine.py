@@ -635,9 +635,10 @@ def link_fuzzy(ctx: Context, cands: pd.DataFrame, thresholds: Thresholds) -> Dec
                      cols=ctx.cols, fit_priors=True, keep=False)
     fit_calibration(ctx.frame, cands, decided, ctx.model, ctx.analyst)
     ci, cj = cands["i"].to_numpy(), cands["j"].to_numpy()
-    for k in np.argsort(-decided.posterior, kind="stable"):
-        if decided.outcome[k] != LINK:
-            break
+    # The links from the most probable down, ties in pair order (a stable sort of only the
+    # pairs to link: the order a sort of all pairs gives them, without sorting millions).
+    links = np.flatnonzero(decided.outcome == LINK)
+    for k in links[np.argsort(-decided.posterior[links], kind="stable")].tolist():
         i, j = int(ci[k]), int(cj[k])
         if ctx.clusters.find(i) != ctx.clusters.find(j) and ctx.clusters.union(i, j, True):
             for x in (i, j):
