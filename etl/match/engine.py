@@ -169,8 +169,8 @@ def _block_pairs(keys: pd.Series, is_new: np.ndarray, cap: int,
     if not found_i:
         return np.empty((0, 2), dtype=np.int64), skipped
     i, j = np.concatenate(found_i), np.concatenate(found_j)
-    return np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1).astype(np.int64, copy=False
-                                                                          ), skipped
+    pairs = np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1)
+    return pairs.astype(np.int64, copy=False), skipped
 
 
 @functools.lru_cache(maxsize=512)
