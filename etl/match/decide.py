@@ -10,6 +10,7 @@ review, because the list itself says there are two such people.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -108,22 +109,28 @@ class _InsuranceCodes:
     NUL, which two codes of one length share."""
 
     def __init__(self, values: pd.Series) -> None:
-        self.codes, vocab = pd.factorize(values, use_na_sentinel=True)
-        text = [str(v) for v in vocab]
+        self.codes, self.vocab = pd.factorize(values, use_na_sentinel=True)
+
+    @functools.cached_property
+    def _matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each code's characters and length, built once two codes are compared (a province
+        holds millions of codes; pairs that carry two are often none)."""
+        text = [str(v) for v in self.vocab]
         width = max([1, *map(len, text)])
-        self.chars = np.array(text, dtype=f"<U{width}").view(np.uint32).reshape(len(text),
-                                                                                 width)
-        self.lengths = np.fromiter(map(len, text), dtype=np.int64, count=len(text))
+        chars = np.array(text, dtype=f"<U{width}").view(np.uint32).reshape(len(text), width)
+        return chars, np.fromiter(map(len, text), dtype=np.int64, count=len(text))
 
     def differ(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         codes = self.codes
         both = np.flatnonzero((codes[i] >= 0) & (codes[j] >= 0) & (codes[i] != codes[j]))
         out = np.zeros(len(i), dtype=bool)
+        if not len(both):
+            return out
+        chars, lengths = self._matrix
         for start in range(0, len(both), PAIR_BLOCK):
             at = both[start:start + PAIR_BLOCK]
             a, b = codes[i[at]], codes[j[at]]
-            out[at] = (self.lengths[a] != self.lengths[b]) | (
-                (self.chars[a] != self.chars[b]).sum(axis=1) > 1)
+            out[at] = (lengths[a] != lengths[b]) | ((chars[a] != chars[b]).sum(axis=1) > 1)
         return out
 
 
