@@ -284,6 +284,8 @@ def test_two_social_insurance_codes_are_two_people_unless_a_digit_was_mistyped()
         "social_insurance_code": ["3824989035", "3884561468", "3824989036", None]})
     i, j = np.array([0, 0, 0, 1]), np.array([1, 2, 3, 3])
     assert codes_differ(frame, i, j).tolist() == [True, False, False, False]
+    two_digits = pd.DataFrame({"social_insurance_code": ["3824989035", "3824989046"]})
+    assert codes_differ(two_digits, np.array([0]), np.array([1])).tolist() == [True]
     clusters = Clusters(frame)
     assert clusters.union(0, 3, fuzzy=True)       # no code on one side: nothing to say
     assert not clusters.union(3, 1, fuzzy=True)   # the cluster holds 3824989035
