@@ -108,24 +108,26 @@ def empty(columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
 
 
-def _write_table(df: pd.DataFrame, path: Path) -> None:
+def _write_table(df: pd.DataFrame, path: Path, compression: str) -> None:
     table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
-    pq.write_table(table, path, compression="zstd")
+    pq.write_table(table, path, compression=compression)
 
 
-def write_stage(data: StageData, directory: Path) -> Path:
-    """Write ``data`` to ``directory`` (created if needed), replacing an earlier stage there."""
+def write_stage(data: StageData, directory: Path, *, compression: str = "zstd") -> Path:
+    """Write ``data`` to ``directory`` (created if needed), replacing an earlier stage there.
+    ``compression``: zstd keeps a stage folder small; a run's own spill, read back within
+    minutes and deleted, takes lz4, which writes in about half zstd's time."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     for old in directory.glob("*.parquet"):
         old.unlink()
-    _write_table(data.files, directory / "files.parquet")
-    _write_table(data.records, directory / "records.parquet")
-    _write_table(data.rejects, directory / "rejects.parquet")
+    _write_table(data.files, directory / "files.parquet", compression)
+    _write_table(data.records, directory / "records.parquet", compression)
+    _write_table(data.rejects, directory / "rejects.parquet", compression)
     if data.issues is not None:
-        _write_table(data.issues, directory / "issues.parquet")
+        _write_table(data.issues, directory / "issues.parquet", compression)
     for name, df in data.tables.items():
-        _write_table(df, directory / f"table_{name}.parquet")
+        _write_table(df, directory / f"table_{name}.parquet", compression)
     manifest = {
         "stage": data.stage,
         "records": len(data.records),

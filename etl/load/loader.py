@@ -175,12 +175,23 @@ def load_stage(data: StageData, engine: Engine, *, command: str = "load",
 
 
 def write_plan(plan: LoadPlan, engine: Engine, *, command: str = "load",
-               progress: Progress | None = None, check_schema: bool = True) -> LoadCounts:
+               progress: Progress | None = None, check_schema: bool = True,
+               conn: Connection | None = None) -> LoadCounts:
     """Write a planned stage (:func:`plan_load`) in one transaction (see :func:`load_stage`).
     ``check_schema=False``: the caller has just checked it (a run, before its later chunks;
-    asking Alembic costs a chunk 70 ms on PostgreSQL)."""
+    asking Alembic costs a chunk 70 ms on PostgreSQL). ``conn``: write in that connection's
+    open transaction instead, which the caller commits (a run groups SQLite chunks; see
+    :class:`etl.pipeline.Writer`)."""
     if check_schema:
         require_current(engine)
+    if conn is not None:
+        return _write(conn, plan, command, progress)
+    with engine.begin() as conn:
+        return _write(conn, plan, command, progress)
+
+
+def _write(conn: Connection, plan: LoadPlan, command: str, progress: Progress | None
+           ) -> LoadCounts:
     data, rec = plan.data, plan.rec
     counts = LoadCounts()
     started = dt.datetime.now()
@@ -189,42 +200,41 @@ def write_plan(plan: LoadPlan, engine: Engine, *, command: str = "load",
         if progress:
             progress("load", done, 4)
 
-    with engine.begin() as conn:
-        batch_id = counts.batch_id = _open_batch(conn, command, started)
-        file_ids = _file_ids(conn, data, batch_id)
-        replaced, moved_from = _record_status(conn, rec, plan.unstored)
-        step(1)
-        keep = (rec["_status"] != "unchanged").to_numpy()
-        changed = _rows(rec, keep)
-        written = plan.values.kept(keep) if plan.values is not None else _Values(changed)
-        updated = set(changed.loc[changed["_status"] == "updated", "record_key"])
-        wanted = sorted(set(changed["person_id"]))
-        known_persons = _known_persons(conn, [p for p in wanted
-                                              if p not in plan.unstored_persons])
-        new_persons = [p for p in wanted if p not in known_persons]
-        _insert_new_persons(conn, written.golden, new_persons, batch_id)
-        step(2)
-        _keep_versions(conn, replaced, batch_id)
-        # Only a record key the database holds (or one the batch repeats) can conflict.
-        _write_records(conn, written, file_ids, batch_id,
-                       upsert=bool(updated) or not changed["record_key"].is_unique)
-        counts.persons_created = len(new_persons)
-        counts.persons_updated = refresh_persons(
-            conn, (set(wanted) | moved_from) - set(new_persons), batch_id)
-        step(3)
-        counts.identifiers_added = insert_identifiers(conn, identifiers_in(written.columns),
-                                                      batch_id, created=set(new_persons))
-        # Clinical rows to write, or old ones an updated record may have to replace: a first
-        # load of a registry has neither, and its record ids need not be read back.
-        if updated or any(len(t) for name, t in data.tables.items() if name != "review"):
-            counts.clinical_rows = write_clinical(conn, data.tables, _record_ids(conn, changed),
-                                                  updated)
-        review = data.tables.get("review")
-        counts.reviews_added = _write_reviews(conn, review, batch_id)
-        counts.rejects_added = _write_rejects(conn, data.rejects, batch_id)
-        counts.files = _file_counts(data, rec, set(new_persons), known_persons, review)
-        _commit_batch(conn, batch_id, counts)
-        step(4)
+    batch_id = counts.batch_id = _open_batch(conn, command, started)
+    file_ids = _file_ids(conn, data, batch_id)
+    replaced, moved_from = _record_status(conn, rec, plan.unstored)
+    step(1)
+    keep = (rec["_status"] != "unchanged").to_numpy()
+    changed = _rows(rec, keep)
+    written = plan.values.kept(keep) if plan.values is not None else _Values(changed)
+    updated = set(changed.loc[changed["_status"] == "updated", "record_key"])
+    wanted = sorted(set(changed["person_id"]))
+    known_persons = _known_persons(conn, [p for p in wanted
+                                          if p not in plan.unstored_persons])
+    new_persons = [p for p in wanted if p not in known_persons]
+    _insert_new_persons(conn, written.golden, new_persons, batch_id)
+    step(2)
+    _keep_versions(conn, replaced, batch_id)
+    # Only a record key the database holds (or one the batch repeats) can conflict.
+    _write_records(conn, written, file_ids, batch_id,
+                   upsert=bool(updated) or not changed["record_key"].is_unique)
+    counts.persons_created = len(new_persons)
+    counts.persons_updated = refresh_persons(
+        conn, (set(wanted) | moved_from) - set(new_persons), batch_id)
+    step(3)
+    counts.identifiers_added = insert_identifiers(conn, identifiers_in(written.columns),
+                                                  batch_id, created=set(new_persons))
+    # Clinical rows to write, or old ones an updated record may have to replace: a first
+    # load of a registry has neither, and its record ids need not be read back.
+    if updated or any(len(t) for name, t in data.tables.items() if name != "review"):
+        counts.clinical_rows = write_clinical(conn, data.tables, _record_ids(conn, changed),
+                                              updated)
+    review = data.tables.get("review")
+    counts.reviews_added = _write_reviews(conn, review, batch_id)
+    counts.rejects_added = _write_rejects(conn, data.rejects, batch_id)
+    counts.files = _file_counts(data, rec, set(new_persons), known_persons, review)
+    _commit_batch(conn, batch_id, counts)
+    step(4)
     return counts
 
 

@@ -136,6 +136,73 @@ def test_a_chunk_that_fails_in_the_writer_thread_stops_the_run(pg_database, fres
     assert 0 < records < 900
 
 
+def test_sqlite_chunks_committed_in_groups_store_what_a_commit_each_stores(tmp_path, samples,
+                                                                           monkeypatch):
+    """SQLite commits several chunks at once (``Writer.GROUP_RECORDS``), each still its own
+    batch in a savepoint: every stored row, review pair, batch and per-file count is the one a
+    commit per chunk gives."""
+    import etl.pipeline as pipeline
+
+    stored, commits = [], []
+    for group in (1, 10**9):
+        monkeypatch.setattr(pipeline.Writer, "GROUP_RECORDS", group)
+        real, n = pipeline.Writer.commit, []
+
+        def counted(self, real=real, n=n):
+            n.append(self.group is not None)
+            real(self)
+
+        monkeypatch.setattr(pipeline.Writer, "commit", counted)
+        engine = connect(f"sqlite:///{tmp_path / f'group-{group}.db'}")
+        migrate(engine)
+        summary = run([samples], engine, chunk_records=300)
+        assert summary.reconciles and summary.read > 900
+        stored.append({**_stored(engine), "issues": summary.issues,
+                       "files": [f.__dict__ for f in summary.files],
+                       "persons": (summary.persons_created, summary.persons_updated),
+                       "batch_ids": summary.batches})
+        commits.append(sum(n))
+        engine.dispose()
+    assert len(stored[0]["batches"]) > 3 and stored[0]["match_reviews"]
+    assert stored[1] == stored[0]
+    assert commits == [len(stored[0]["batches"]), 1]
+
+
+def test_a_chunk_that_fails_in_a_sqlite_group_takes_back_its_group_only(tmp_path, samples,
+                                                                        monkeypatch):
+    """A write that fails rolls back the chunks of its open group; the groups committed
+    before it stay, and nothing after it is written. The third chunk fails: with a commit per
+    chunk the first two stay, with one group for the run nothing does."""
+    import etl.load.loader as loader
+    import etl.pipeline as pipeline
+
+    real = loader.insert_identifiers
+    kept = {}
+    for group in (1, 10**9):
+        calls = []
+
+        def third_fails(*args, calls=calls, **kwargs):
+            calls.append(1)
+            if len(calls) == 3:
+                raise RuntimeError("disk full")
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(loader, "insert_identifiers", third_fails)
+        monkeypatch.setattr(pipeline.Writer, "GROUP_RECORDS", group)
+        engine = connect(f"sqlite:///{tmp_path / f'failed-{group}.db'}")
+        migrate(engine)
+        with pytest.raises(RuntimeError, match="disk full"):
+            run([samples], engine, chunk_records=300)
+        with engine.connect() as conn:
+            batches = conn.execute(sa.text("SELECT status FROM batches")).scalars().all()
+            records = conn.execute(sa.text("SELECT count(*) FROM source_records")).scalar_one()
+            persons = conn.execute(sa.text("SELECT count(*) FROM persons")).scalar_one()
+        engine.dispose()
+        assert len(calls) == 3
+        kept[group] = (batches, records > 0, persons > 0)
+    assert kept == {1: (["committed", "committed"], True, True), 10**9: ([], False, False)}
+
+
 def test_a_run_that_skips_looking_up_what_it_knows_is_new_stores_the_same(
         db_url, other_db_url, samples, tmp_path, monkeypatch, caplog):
     """A run does not look up records and persons its master index says the database cannot
