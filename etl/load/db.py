@@ -46,11 +46,20 @@ def _reason(exc: BaseException) -> str:
     return _URL_PASSWORD.sub(r"\1***@", lines[0] if lines else type(exc).__name__)
 
 
+SQLITE_BUSY_SECONDS = 60
+
+
 def connect(url: str | None = None) -> Engine:
     """An engine for ``url``; SQLite gets foreign keys and WAL, as the loader expects."""
     url = database_url(url)
     try:
-        engine = sa.create_engine(url)
+        sqlite = sa.engine.make_url(url).get_backend_name() == "sqlite"
+        # A writer waits this long for another's transaction before it gives up: a run holds
+        # SQLite's write lock for a group of chunks (several seconds at a province's size;
+        # etl.pipeline.Writer), and an analyst's decision made meanwhile should wait for it,
+        # not fail after the driver's 5 s.
+        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS}
+                                  if sqlite else {})
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise DatabaseError(f"cannot use database {redact(url)}: {_reason(exc)}") from exc
     if engine.dialect.name == "sqlite":

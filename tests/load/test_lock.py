@@ -166,3 +166,39 @@ def test_a_run_started_while_another_holds_the_database_exits_3(db_url, samples)
     third.communicate(timeout=600)
     assert third.returncode == 0
     engine.dispose()
+
+
+def test_a_sqlite_writer_waits_out_a_run_holding_the_write_lock_past_five_seconds(tmp_path):
+    """A run holds SQLite's write lock for a group of chunks, several seconds at a province's
+    size: a decision written meanwhile waits for the commit instead of failing with "database
+    is locked" after the driver's default five seconds."""
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    migrate(connect(url))
+    holding, held = threading.Event(), 6.0
+
+    def run_holding_the_lock() -> None:
+        engine = connect(url)
+        with engine.begin() as conn:
+            conn.execute(s.batches.insert().values(started_at=dt.datetime.now(),
+                                                   status="running", command="run",
+                                                   tool_version="test"))
+            holding.set()
+            time.sleep(held)
+        engine.dispose()
+
+    writer = threading.Thread(target=run_holding_the_lock)
+    writer.start()
+    assert holding.wait(30)
+    started = time.monotonic()
+    engine = connect(url)
+    with engine.begin() as conn:  # an analyst's write, while the run's transaction is open
+        conn.execute(s.batches.insert().values(started_at=dt.datetime.now(),
+                                               status="committed", command="review",
+                                               tool_version="test"))
+    waited = time.monotonic() - started
+    writer.join()
+    with engine.connect() as conn:
+        commands = conn.execute(sa.select(s.batches.c.command).order_by(s.batches.c.id)
+                                ).scalars().all()
+    engine.dispose()
+    assert commands == ["run", "review"] and waited > 5
