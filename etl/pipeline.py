@@ -405,11 +405,11 @@ class Writer:
     SQLite writes in this thread.
 
     SQLite commits several chunks at once, once ``GROUP_RECORDS`` records and clinical rows
-    are written (each chunk still its own batch, in a savepoint of its own). A commit writes every page the
-    transaction changed, and the person-id indexes take new persons all over: each chunk's
-    commit wrote most of their pages again and checkpointed them, 9.2 GB written for a
-    million-resident registry whose database is 2 GB. A run that stops loses the chunks of
-    its open group with it, and only those; the next run loads them.
+    are written (each chunk still its own batch, in a savepoint of its own). A commit writes
+    every page the transaction changed, and the person-id indexes take new persons all over:
+    each chunk's commit wrote most of their pages again and checkpointed them, 9.2 GB written
+    for a million-resident registry whose database is 2 GB. A run that stops loses the chunks
+    of its open group with it, and only those; the next run loads them.
 
     At most one chunk is in the database's hands: :meth:`write` waits for the previous one,
     and its ``written`` callback runs here, in order, once the chunk is committed (so the run
@@ -460,16 +460,24 @@ class Writer:
 
     def commit(self) -> None:
         """Commit the open group, if any, and report its chunks."""
-        if self.group is not None:
-            conn, transaction = self.group
-            self.group = None
-            try:
-                transaction.commit()
-            finally:
-                conn.close()
+        self._end_group(commit=True)
         done, self.uncommitted, self.records = self.uncommitted, [], 0
         for counts, written in done:
             written(counts)
+
+    def _end_group(self, *, commit: bool) -> None:
+        """Commit or roll back the open group, if any, and give its connection back."""
+        if self.group is None:
+            return
+        conn, transaction = self.group
+        self.group = None
+        try:
+            if commit:
+                transaction.commit()
+            else:
+                transaction.rollback()
+        finally:
+            conn.close()
 
     def drain(self) -> None:
         """Wait for the chunk in flight, if any, and report it."""
@@ -487,13 +495,7 @@ class Writer:
                 self.commit()
                 self.drain()
         finally:
-            if self.group is not None:  # the run stopped: its open group is rolled back
-                conn, transaction = self.group
-                self.group = None
-                try:
-                    transaction.rollback()
-                finally:
-                    conn.close()
+            self._end_group(commit=False)  # the run stopped: its open group is rolled back
             if self.pool is not None:
                 self.pool.shutdown(wait=True)
                 # The run stops on another error: a write that failed too is at least logged.
