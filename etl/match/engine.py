@@ -78,17 +78,21 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
                & out["personal_id"].to_numpy(object).astype(bool))
     sexes[implied] = map_distinct(out["personal_id"][implied], _implied_sex).to_numpy(object)
     out["sex_any"] = sexes
-    out["given_marked"] = map_distinct(out["full_name"], lambda v: _marked_part(v, -1))
-    out["family_marked"] = map_distinct(out["full_name"], lambda v: _marked_part(v, 0))
+    code, first = _distinct_rows(out["full_name"])
+    names = out["full_name"].to_numpy(object)[first].tolist()
+    for column, index in (("given_marked", -1), ("family_marked", 0)):
+        out[column] = _each(names, lambda v, k=index: _marked_part(v, k))[code]
     # The household head says something about a person only when it is someone else: a head's
     # own name repeated in the head column is no extra evidence.
-    own = _joined(out["family_key"], out["middle_key"], out["given_key"])
+    code, first = _distinct_rows(out["family_key"], out["middle_key"], out["given_key"])
+    own = _joined(*(out[c].iloc[first] for c in ("family_key", "middle_key", "given_key")))
     head = out["household_head_key"].to_numpy(object)
     has_head = head.astype(bool)
-    out["head_other"] = np.where(has_head & (head != own), head, None)
-    places = pd.Series(list(zip(out["address_key"], out["commune_code"], strict=True)),
-                       dtype=object)
-    out["locality"] = map_distinct(places, lambda ac: locality_key(*ac)).to_numpy(object)
+    out["head_other"] = np.where(has_head & (head != own[code]), head, None)
+    code, first = _distinct_rows(out["address_key"], out["commune_code"])
+    places = zip(out["address_key"].to_numpy(object)[first].tolist(),
+                 out["commune_code"].to_numpy(object)[first].tolist(), strict=True)
+    out["locality"] = _each(places, lambda ac: locality_key(*ac))[code]
     for col in ("birth_year", "birth_month", "birth_day"):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
     return out
@@ -97,6 +101,29 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
 def _implied_sex(pid: str | None) -> str | None:
     implied = implied_by_personal_id(pid) if pid else None
     return implied[1] if implied else None
+
+
+def _distinct_rows(*cols: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's code among the distinct combinations of ``cols``' values (missing being one
+    value: the frame holds ``None`` for it, never NaN) and the first row of each: what is worked
+    out from those values alone is worked out once per combination, not once per row (a
+    million-record index holds a few thousand addresses and names)."""
+    code = np.zeros(len(cols[0]), dtype=np.int64)
+    for col in cols:
+        codes, distinct = pd.factorize(col.to_numpy(object), use_na_sentinel=False)
+        code = pd.factorize(code * max(1, len(distinct)) + codes)[0]
+    first = np.empty(int(code.max()) + 1 if len(code) else 0, dtype=np.int64)
+    rows = np.arange(len(code))
+    first[code[::-1]] = rows[::-1]  # the last write of each code is its first row
+    return code, first
+
+
+def _each(values: Iterable[object], fn: Callable[[object], object]) -> np.ndarray:
+    """``fn`` of each value, as an object array."""
+    results = [fn(v) for v in values]
+    out = np.empty(len(results), dtype=object)
+    out[:] = results
+    return out
 
 
 def _joined(*parts: pd.Series) -> np.ndarray:
@@ -544,18 +571,31 @@ def _stacked(parts: list[tuple[pd.DataFrame, np.ndarray, bool]], *, consume: boo
     chosen = [(p, rows, new) for p, rows, new in parts if rows.any()] or parts[-1:]
     names = list(dict.fromkeys(c for p, _, _ in chosen for c in [*p.columns, "_new"]))
 
-    def column(name: str) -> np.ndarray:
-        return np.concatenate([np.full(int(rows.sum()), new, dtype=object) if name == "_new"
-                               else p[name].to_numpy(object)[rows] if name in p
-                               else np.full(int(rows.sum()), None, dtype=object)
-                               for p, rows, new in chosen])
+    counts = [int(rows.sum()) for _, rows, _ in chosen]
+    keys = np.concatenate([p["record_key"].to_numpy(object)[rows] for p, rows, _ in chosen])
+    # Where each part's rows go: each column is put in place in one pass (stacking and then
+    # reordering copied a million-record index's every column twice).
+    where = np.empty(len(keys), dtype=np.int64)
+    where[np.argsort(keys, kind="stable")] = np.arange(len(keys))
+    total, ends = len(keys), np.cumsum(counts)
+    spots = [where[end - count:end] for count, end in zip(counts, ends, strict=True)]
+    del keys
 
-    order = np.argsort(column("record_key"), kind="stable")
+    def column(name: str) -> np.ndarray:
+        out = np.full(total, None, dtype=object)
+        for (p, rows, new), at in zip(chosen, spots, strict=True):
+            if name == "_new":
+                out[at] = new
+            elif name in p:
+                values = p[name].to_numpy(object)
+                out[at] = values if rows.all() else values[rows]
+        return out
+
     # Column by column into an empty frame: each array is held as it is, where a frame built
     # from a dict of them copies them all into one block beside the originals.
-    out = pd.DataFrame(index=pd.RangeIndex(len(order)))
+    out = pd.DataFrame(index=pd.RangeIndex(total))
     for name in names:
-        values = column(name)[order]
+        values = column(name)
         values[pd.isna(values)] = None  # as etl.stage.as_objects has it (a float NaN too)
         # Objects, said so: pandas 3 would make a column of texts its own string dtype, with
         # NaN for None.

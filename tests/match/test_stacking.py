@@ -1,0 +1,55 @@
+"""The frame a match works on: the master index and the batch one under the other in
+record-key order, each row's derived columns as the row alone gives them."""
+
+import numpy as np
+import pandas as pd
+
+from etl.match.engine import _stacked, prepare
+
+
+def _frame(keys: list[str], **columns: list[object]) -> pd.DataFrame:
+    return pd.DataFrame({"record_key": pd.Series(keys, dtype=object),
+                         **{c: pd.Series(v, dtype=object) for c, v in columns.items()}})
+
+
+def test_parts_interleave_in_record_key_order_with_their_rows_only():
+    master = _frame(["r:1", "r:3", "r:5", "r:7"], person_id=["p1", "p3", "p5", "p7"],
+                    birth_year=[1990.0, np.nan, 1985.0, 2001.0])
+    batch = _frame(["r:6", "r:2", "r:3", "r:0"], family_key=["lo", "vi", None, "ha"],
+                   birth_year=[np.nan, 1970, 1960, 2010])
+    known = np.array([False, False, True, False])  # r:3 is the master's already
+    out = _stacked([(master, np.ones(4, dtype=bool), False), (batch, ~known, True)])
+    assert out["record_key"].tolist() == ["r:0", "r:1", "r:2", "r:3", "r:5", "r:6", "r:7"]
+    assert out["_new"].tolist() == [True, False, True, False, False, True, False]
+    assert out["person_id"].tolist() == [None, "p1", None, "p3", "p5", None, "p7"]
+    assert out["family_key"].tolist() == ["ha", None, "vi", None, None, "lo", None]
+    # missing is None whatever the part held (NaN, a float column)
+    assert out["birth_year"].tolist() == [2010, 1990.0, 1970, None, 1985.0, None, 2001.0]
+    assert all(out[c].dtype == object for c in out.columns)
+
+
+def test_derived_columns_are_worked_out_per_row():
+    """The household head, the marked name parts and the locality are computed once per
+    distinct value; each row must still get its own."""
+    rows = [  # full_name, family, middle, given, head, address, commune
+        ("Giàng A Páo", "giang", "a", "pao", "giang a pao", "ban tung - x pu nhi", "15799"),
+        ("Giàng A Páo", "giang", "a", "pao", "giang seo lu", "ban tung - x pu nhi", "15799"),
+        ("GIANG A PAO", "giang", "a", "pao", "giang seo lu", "ban tung - x pu nhi", "15800"),
+        ("Lường Văn Hùng", "luong", "van", "hung", None, "ban ha", "15799"),
+        ("Lương Văn Hùng", "luong", "van", "hung", "luong van hung", None, "15799"),
+        ("Hùng", None, None, "hung", "hung", "ban ha", None),
+    ]
+    frame = pd.DataFrame(rows, columns=["full_name", "family_key", "middle_key", "given_key",
+                                        "household_head_key", "address_key", "commune_code"],
+                         dtype=object)
+    frame = frame.assign(record_key=[f"r:{k}" for k in range(len(rows))], sex=None,
+                         personal_id=None, personal_id_status=None, birth_year=None,
+                         birth_month=None, birth_day=None).astype(object)
+    frame = frame.where(frame.notna(), None)
+    out = prepare(frame)
+    assert out["head_other"].tolist() == [None, "giang seo lu", "giang seo lu", None, None,
+                                          None]
+    assert out["given_marked"].tolist() == ["páo", "páo", None, "hùng", "hùng", "hùng"]
+    assert out["family_marked"].tolist() == ["giàng", "giàng", None, "lường", "lương", None]
+    assert out["locality"].tolist()[3:] == ["ban ha", None, None]
+    assert out["locality"][0] == out["locality"][1]
