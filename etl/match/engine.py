@@ -537,14 +537,17 @@ def build_context(batch: pd.DataFrame, master: pd.DataFrame,
         frame["person_id"] = pd.Series(np.full(len(frame), None, dtype=object), dtype=object)
     frame = prepare(frame)
     is_new = frame["_new"].to_numpy(bool)
-    ids = identifier_pairs(frame, is_new)
+    # m is learnt from every pair the identifiers label, loaded or new (``every``); those with
+    # a new record (``ids``) link. Both from one pass over the index: a pair with a new record
+    # is exactly a pair of ``every`` holding one (the same blocks, the same cap).
+    every = identifier_pairs(frame, np.ones(len(frame), dtype=bool))
+    ids = every if is_new.all() else every[
+        is_new[every["i"].to_numpy()] | is_new[every["j"].to_numpy()]].reset_index(drop=True)
     decided = decision_pairs(frame, decisions)
     lists = list_codes(frame)  # once, for the blocking scope, the prior's count and clusters
     cands, stats = candidate_pairs(frame, is_new, lists)
-    # m is learnt from every pair the identifiers label, loaded or new. Analysts' decisions
-    # calibrate the probabilities (:func:`fit_calibration`) but do not move m: answering the
-    # review queue must not change what the next full relink links.
-    every = ids if is_new.all() else identifier_pairs(frame, np.ones(len(frame), dtype=bool))
+    # Analysts' decisions calibrate the probabilities (:func:`fit_calibration`) but do not
+    # move m: answering the review queue must not change what the next full relink links.
     cols = columns(frame)
     model = estimate(frame, every[["i", "j"]], cols=cols)
     model.unscored_pairs = tuple(stats["unscored_pairs"])
