@@ -264,8 +264,12 @@ def blocking_keys(frame: pd.DataFrame) -> dict[str, pd.Series]:
     year, month, day = (_codes(number(f"birth_{c}")) for c in ("year", "month", "day"))
     year_pair = _codes(years(0))
     date = _combined([year, month, day], index)
-    both_names = pd.Series(_either_order(frame["family_ph"], frame["given_ph"]),
-                           index=frame.index, dtype=object)
+    # per distinct pair of names, not per row
+    pair, first = _distinct_rows(frame["family_ph"], frame["given_ph"])
+    names = _either_order(frame["family_ph"].iloc[first], frame["given_ph"].iloc[first])
+    both_names = pd.Series(names[pair], index=frame.index, dtype=object)
+    # (the names' codes likewise: equal rows, equal codes, in order of first appearance)
+    names_code = pd.factorize(names, use_na_sentinel=True)[0].astype(np.int64)[pair]
     return {
         # The core: same name (phonetically) and birth year at most one apart.
         "family+given+year": _combined([family, given, year_pair], index),
@@ -288,7 +292,7 @@ def blocking_keys(frame: pd.DataFrame) -> dict[str, pd.Series]:
         # (district-wide, a common name's namesakes were two thirds of all candidate pairs at
         # 200,000 residents and found no pair the other keys missed); across the district only
         # for records without a commune (anchored below).
-        "names any order+commune": _combined([_codes(both_names), commune], index),
+        "names any order+commune": _combined([names_code, commune], index),
         "names any order": both_names,
         # Slips in names and date: the numbers of a street address (house number, postcode).
         "address numbers": map_distinct(frame["address_key"], _address_numbers),
