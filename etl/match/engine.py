@@ -160,7 +160,7 @@ def _block_pairs(keys: pd.Series, is_new: np.ndarray, cap: int,
     serves only some rows (``anchor``, see :func:`candidate_pairs`), at least one of those;
     oversized blocks skipped; pairs ``drop`` marks (given rows i and j) left out as they are
     made."""
-    codes, _ = pd.factorize(keys, use_na_sentinel=True)
+    codes = _key_codes(keys)
     valid = codes >= 0
     sizes = np.bincount(codes[valid])
     wanted = np.bincount(codes[valid], weights=is_new[valid]) > 0
@@ -200,6 +200,21 @@ def _block_pairs(keys: pd.Series, is_new: np.ndarray, cap: int,
     i, j = np.concatenate(found_i), np.concatenate(found_j)
     pairs = np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1)
     return pairs.astype(np.int64, copy=False), skipped
+
+
+def _key_codes(keys: pd.Series) -> np.ndarray:
+    """Blocking key values as integer codes, -1 for none: rows with equal keys share a code.
+    A key :func:`_combined` made is its codes already (as floats, NaN for none), which need no
+    hashing again (thirteen keys of a million rows); blocks depend on which rows share a code,
+    not on the codes themselves."""
+    values = keys.to_numpy() if isinstance(keys, pd.Series) else np.asarray(keys)
+    if values.dtype.kind == "f":
+        present = values[~np.isnan(values)]
+        # codes as :func:`_combined` makes them: whole, from 0, fewer than the rows
+        if not len(present) or (present.min() >= 0 and present.max() < len(values)
+                                and np.array_equal(present, np.floor(present))):
+            return np.where(np.isnan(values), -1, values).astype(np.int64)
+    return pd.factorize(keys, use_na_sentinel=True)[0]
 
 
 @functools.lru_cache(maxsize=512)
@@ -390,7 +405,7 @@ class _ListScope:
         self.codes = {}
         self.small = {}
         for name in NAME_YEAR_KEYS:
-            codes = pd.factorize(keys_of[name], use_na_sentinel=True)[0]
+            codes = _key_codes(keys_of[name])
             sizes = np.bincount(codes[codes >= 0], minlength=1)
             self.codes[name] = codes
             # whether the row's block is paired at all (blocks over MAX_BLOCK are skipped)

@@ -53,3 +53,23 @@ def test_derived_columns_are_worked_out_per_row():
     assert out["family_marked"].tolist() == ["giàng", "giàng", None, "lường", "lương", None]
     assert out["locality"].tolist()[3:] == ["ban ha", None, None]
     assert out["locality"][0] == out["locality"][1]
+
+
+def test_blocks_are_the_same_whatever_the_key_values():
+    """A key's blocks depend on which rows share a value: integer codes (as the combined keys
+    hold them, with gaps), other numbers and texts of the same partition pair the same rows."""
+    from etl.match.engine import _block_pairs
+
+    rng = np.random.default_rng(5)
+    codes = rng.integers(0, 40, 500).astype(float)
+    codes[rng.random(500) < 0.2] = np.nan
+    codes[codes == 7] = np.nan  # a gap, as a combined key leaves one
+    new = rng.random(500) < 0.3
+    as_text = pd.Series([None if np.isnan(c) else f"k{int(c)}" for c in codes], dtype=object)
+    far = pd.Series(np.where(np.isnan(codes), np.nan, codes * 1e12 - 5))  # huge, negative
+    expected, skipped = _block_pairs(as_text, new, 12)
+    assert len(expected) > 100 and skipped > 0
+    for keys in (pd.Series(codes), far):
+        pairs, skipped_too = _block_pairs(keys, new, 12)
+        assert skipped_too == skipped
+        assert sorted(map(tuple, pairs.tolist())) == sorted(map(tuple, expected.tolist()))
