@@ -471,8 +471,13 @@ def unscored_pairs(frame: pd.DataFrame, is_new: np.ndarray, date: pd.Series,
     sizes = np.bincount(dates[dates >= 0])
     keep = (dates >= 0) & (communes >= 0)
     keep[keep] &= sizes[dates[keep]] <= MAX_BLOCK
-    rows = pd.DataFrame({"date": dates[keep], "commune": communes[keep], "list": lists[keep],
-                         "new": is_new[keep].astype(np.int64)})
+    # Only dates a new record holds count (a group without one has no pair to count): a
+    # nightly batch's dates, not the whole index's.
+    counted = keep.copy()
+    counted[counted] = (np.bincount(dates[keep], weights=is_new[keep], minlength=len(sizes))
+                        > 0)[dates[keep]]
+    rows = pd.DataFrame({"date": dates[counted], "commune": communes[counted],
+                         "list": lists[counted], "new": is_new[counted].astype(np.int64)})
 
     def with_new(df: pd.DataFrame, by: list[str]) -> int:
         grouped = df.groupby(by, sort=False)["new"]
