@@ -8,15 +8,16 @@ reads them; load stays the only stage that talks to the database.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from etl.load.schema import RECORD_FILE, source_files, source_records
+from etl.load.schema import source_files, source_records
 from etl.stage import REPEATED_TEXTS, shared
 
 MASTER_COLUMNS = ["record_key", "person_id", "source_kind", "file_key", "full_name",
@@ -24,7 +25,8 @@ MASTER_COLUMNS = ["record_key", "person_id", "source_kind", "file_key", "full_na
                   "birth_day", "birth_date_precision", "personal_id", "personal_id_status",
                   "social_insurance_code", "commune_code", "address_key", "facility_code",
                   "facility_patient_id", "household_head_key", "mother_key", "phone"]
-_READ_ROWS = 200_000  # records per slice of the SQLite read
+_READ_ROWS = 200_000  # records per slice of the read
+T = TypeVar("T")
 
 
 def empty_master() -> pd.DataFrame:
@@ -38,11 +40,7 @@ def read_master(engine: Engine | None) -> pd.DataFrame:
     if engine is None:
         return empty_master()
     stored = [c for c in MASTER_COLUMNS if c != "file_key" and c in source_records.c]
-    if engine.dialect.name == "sqlite":
-        columns = _sqlite_master(engine, stored)
-    else:
-        with engine.connect() as conn:
-            columns = _rows_master(conn, engine, stored)
+    columns = _json_master(engine, stored)
     n = len(columns["record_key"])
     if not n:
         return empty_master()
@@ -53,7 +51,7 @@ def read_master(engine: Engine | None) -> pd.DataFrame:
                          for c in MASTER_COLUMNS}, copy=False)
 
 
-def _kept_once(values: list, once: dict) -> np.ndarray:
+def _kept_once(values: list | np.ndarray, once: dict) -> np.ndarray:
     """``values`` as an object array holding, for each distinct value, the one object ``once``
     keeps for it (a value first seen is kept as it is)."""
     codes, distinct = pd.factorize(np.array(values, dtype=object), use_na_sentinel=True)
@@ -63,62 +61,41 @@ def _kept_once(values: list, once: dict) -> np.ndarray:
     return kept[codes]
 
 
-def _slices(engine: Engine, sql: str, starts: list[int]) -> Iterator[sa.Row]:
-    """The SQLite read's slices (rowid ranges from each of ``starts``), each fetched in a
-    helper thread while this one decodes the one before: SQLite builds a slice's JSON arrays
-    without Python's lock, a third of a million-record read (1.7 of 4.9 s), which ran on an
-    idle core. Only a database in a file: an in-memory one is a connection per thread (a
-    second, empty database) or one shared connection."""
-
-    def fetch(start: int) -> sa.Row:
-        with engine.connect() as conn:
-            return conn.exec_driver_sql(sql, (start, start + _READ_ROWS)).one()
-
-    if not starts:
-        return
-    if engine.url.database in (None, "", ":memory:") or "mode=memory" in str(engine.url):
+def _slices(fetch: Callable[[int], T], starts: list[int], *, ahead: bool) -> Iterator[T]:
+    """``fetch`` of each of ``starts`` (the first record id of a slice), in order; with
+    ``ahead``, each fetched in a helper thread while this one decodes the one before. The
+    database's share of a slice — SQLite building its JSON arrays, PostgreSQL reading and
+    writing out its rows — goes on without Python's lock, on the other core: a million-record
+    read spent a third of its time (SQLite) or two thirds (PostgreSQL) waiting for it."""
+    if not ahead:
         for start in starts:
             yield fetch(start)
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hssk-master") as pool:
-        ahead = pool.submit(fetch, starts[0])
-        for start in [*starts[1:], None]:
-            found = ahead.result()
-            if start is not None:
-                ahead = pool.submit(fetch, start)
+        pending = pool.submit(fetch, starts[0]) if starts else None
+        for k in range(len(starts)):
+            assert pending is not None
+            found = pending.result()
+            if k + 1 < len(starts):
+                pending = pool.submit(fetch, starts[k + 1])
             yield found
             del found
 
 
-def _rows_master(conn: sa.Connection, engine: Engine, stored: list[str]
-                 ) -> dict[str, np.ndarray]:
-    columns = [source_records.c[c] for c in stored]
-    # The file's content hash, as a batch names its own files: two rows of one list are
-    # recognised whether or not one of them is already loaded.
-    columns.append(source_files.c.sha256.label("file_key"))
-    records = source_records.join(source_files, RECORD_FILE)
-    sql = str(sa.select(*columns).select_from(records).compile(engine))
-    # Plain DB-API tuples: building SQLAlchemy rows for the whole index costs seconds.
-    cursor = conn.connection.driver_connection.cursor()
-    cursor.execute(sql)
-    rows = cursor.fetchall()
-    cursor.close()
-    frame = pd.DataFrame(rows, columns=[*stored, "file_key"])
-    return {c: shared(frame[c]) if c in REPEATED_TEXTS else frame[c].to_numpy()
-            for c in frame.columns}
-
-
-def _sqlite_master(engine: Engine, stored: list[str]) -> dict[str, np.ndarray]:
-    """The same columns as :func:`_rows_master`, read as one JSON array per column and slice
-    of ``_READ_ROWS`` records: SQLite hands back a few long texts instead of a Python tuple per
-    record (a million records: 10 s of tuples and their frame against 4 s), and the file hash
-    is looked up per file, not per record. In slices, the texts of the whole index are never
-    in memory at once. Numbers keep the frame's usual dtypes (int64, or float64 where one is
-    missing); repeated texts are held once (:func:`etl.stage.shared`)."""
+def _json_master(engine: Engine, stored: list[str]) -> dict[str, np.ndarray]:
+    """The master columns read as one JSON array per column and slice of ``_READ_ROWS``
+    records (SQLite's ``json_group_array``, PostgreSQL's ``json_agg``): the database hands back
+    a few long texts instead of a Python tuple per record (a million records on SQLite: 10 s
+    of tuples and their frame against 4 s; on PostgreSQL 13 s and a 2.8 GB peak), and the file
+    hash is looked up per file, not per record. In slices, the texts of the whole index are
+    never in memory at once. Numbers keep the frame's usual dtypes (int64, or float64 where
+    one is missing); repeated texts are held once (:func:`etl.stage.shared`)."""
     names = [*stored, "source_file_id"]
-    arrays = ", ".join(f"json_group_array({c})" for c in names)
+    sqlite = engine.dialect.name == "sqlite"
+    arrays = ", ".join(f"json_group_array({c})" if sqlite else f"json_agg({c})::text"
+                       for c in names)
     with engine.connect() as conn:
-        top = conn.exec_driver_sql("SELECT max(id) FROM source_records").scalar() or 0
+        top = conn.execute(sa.select(sa.func.max(source_records.c.id))).scalar() or 0
         sha = dict(conn.execute(sa.select(source_files.c.id, source_files.c.sha256)).all())
     if not top:
         return {c: np.empty(0, dtype=object) for c in [*stored, "file_key"]}
@@ -130,8 +107,18 @@ def _sqlite_master(engine: Engine, stored: list[str]) -> dict[str, np.ndarray]:
     # were a fifth of the read); numbers become arrays at once.
     once: dict[str, dict] = {c: {} for c in REPEATED_TEXTS}
     parts: dict[str, list[np.ndarray]] = {c: [] for c in names}
-    sql = f"SELECT {arrays} FROM source_records WHERE id > ? AND id <= ?"
-    for found in _slices(engine, sql, list(range(0, top, _READ_ROWS))):
+    # (All of a query's aggregates take its rows in one order: one scan feeds them.)
+    sql = sa.text(f"SELECT {arrays} FROM source_records WHERE id > :start AND id <= :end")
+
+    def fetch(start: int) -> sa.Row:
+        with engine.connect() as conn:
+            return conn.execute(sql, {"start": start, "end": start + _READ_ROWS}).one()
+
+    # An in-memory SQLite database is a connection per thread (a second, empty database) or
+    # one shared connection: read in this thread only.
+    ahead = not sqlite or not (engine.url.database in (None, "", ":memory:")
+                               or "mode=memory" in str(engine.url))
+    for found in _slices(fetch, list(range(0, top, _READ_ROWS)), ahead=ahead):
         for name, text in zip(names, found, strict=True):
             decoded = json.loads(text)
             if name in numbers:
