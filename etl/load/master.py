@@ -51,16 +51,6 @@ def read_master(engine: Engine | None) -> pd.DataFrame:
                          for c in MASTER_COLUMNS}, copy=False)
 
 
-def _kept_once(values: list | np.ndarray, once: dict) -> np.ndarray:
-    """``values`` as an object array holding, for each distinct value, the one object ``once``
-    keeps for it (a value first seen is kept as it is)."""
-    codes, distinct = pd.factorize(np.array(values, dtype=object), use_na_sentinel=True)
-    keep = once.setdefault
-    kept = np.empty(len(distinct) + 1, dtype=object)  # the last: a missing value's None
-    kept[:-1] = [keep(v, v) for v in distinct.tolist()]
-    return kept[codes]
-
-
 def _slices(fetch: Callable[[int], T], starts: list[int], *, ahead: bool) -> Iterator[T]:
     """``fetch`` of each of ``starts`` (the first record id of a slice), in order; with
     ``ahead``, each fetched in a helper thread while this one decodes the one before. The
@@ -124,7 +114,7 @@ def _json_master(engine: Engine, stored: list[str]) -> dict[str, np.ndarray]:
             if name in numbers:
                 parts[name].append(np.array(decoded, dtype=float))  # None becomes NaN
             elif name in once:
-                parts[name].append(_kept_once(decoded, once[name]))
+                parts[name].append(shared(decoded, once[name]))
             else:
                 parts[name].append(np.array(decoded, dtype=object))
             del decoded
