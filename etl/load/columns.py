@@ -43,19 +43,18 @@ def column_rows(columns: Mapping[str, Sequence[object]]) -> list[dict[str, objec
             for row in zip(*(columns[n] for n in names), strict=True)]
 
 
-def json_objects(columns: Mapping[str, Sequence[object] | np.ndarray]) -> list[str]:
-    """One compact JSON object per row, keys in column order, missing values left out (read
-    back with ``dict.get`` they are ``None``, as before). Values must be JSON-serialisable
-    plain values; each distinct value of a column is encoded once. Columns may be lists or
-    object arrays (taken as they are)."""
+def json_arrays(first: object, columns: Mapping[str, Sequence[object] | np.ndarray]) -> list[str]:
+    """One compact JSON array per row: ``first``, then the row's value of each column in
+    order, ``null`` where missing. Each distinct value of a column is encoded once, and no
+    value carries its key: a million records' person values stored as JSON objects were 280
+    bytes each of keys, a fifth of the bytes a first load writes."""
     pieces = []
-    for name, values in columns.items():
+    for values in columns.values():
         codes, uniques = pd.factorize(
             values if isinstance(values, np.ndarray) else pd.Series(values, dtype=object),
             use_na_sentinel=True)
-        head = json.dumps(name, ensure_ascii=False) + ":"
-        # Each member with its comma, a missing one empty: a row is then one plain join.
-        encoded = np.array([head + json.dumps(u, ensure_ascii=False) + "," for u in uniques]
-                           + [""], dtype=object)
-        pieces.append(encoded[codes].tolist())  # code −1 (missing) takes the trailing ""
-    return [f"{{{members[:-1]}}}" for members in map("".join, zip(*pieces, strict=True))]
+        encoded = np.array([json.dumps(u, ensure_ascii=False) + "," for u in uniques]
+                           + ["null,"], dtype=object)
+        pieces.append(encoded[codes].tolist())  # code −1 (missing) takes the trailing null
+    head = "[" + json.dumps(first) + ","
+    return [f"{head}{items[:-1]}]" for items in map("".join, zip(*pieces, strict=True))]

@@ -27,7 +27,7 @@ from etl.kinds import priorities
 from etl.load import schema as s
 from etl.load.bulk import bulk_insert, bulk_update, bulk_upsert, in_values
 from etl.load.clinical import write_clinical
-from etl.load.columns import Columns, int_values, json_objects
+from etl.load.columns import Columns, int_values, json_arrays
 from etl.load.db import require_current
 from etl.load.survivorship import GOLDEN_FIELDS, golden_columns, golden_values
 from etl.stage import StageData, as_objects, map_distinct, records_as_dicts
@@ -52,6 +52,29 @@ PERSON_FIELDS = {
     "permanent_commune_code_2025": "permanent_commune_code_2025",
     "current_commune_code_2025": "current_commune_code_2025",
 }
+# How a record's person values are stored (``source_records.person_values``, read back by
+# survivorship and the review queue): a JSON array, its first item the layout, the rest that
+# layout's fields in order. A layout never changes once written; a field added makes a new one.
+# A text written before layouts (a JSON object of the fields present) is read as it is.
+PERSON_VALUE_LAYOUTS: dict[int, tuple[str, ...]] = {1: tuple(PERSON_FIELDS)}
+PERSON_VALUE_LAYOUT = 1
+
+
+def person_value_texts(values: Mapping[str, Sequence[object] | np.ndarray]) -> list[str]:
+    """The stored text of each record's person values (``values``: field → one per record)."""
+    fields = PERSON_VALUE_LAYOUTS[PERSON_VALUE_LAYOUT]
+    return json_arrays(PERSON_VALUE_LAYOUT, {f: values[f] for f in fields})
+
+
+def stored_person_values(text: str) -> dict[str, object]:
+    """A record's stored person values as field → value (present fields only)."""
+    stored = json.loads(text)
+    if isinstance(stored, dict):
+        return stored
+    fields = PERSON_VALUE_LAYOUTS[stored[0]]
+    return {f: v for f, v in zip(fields, stored[1:], strict=True) if v is not None}
+
+
 RECORD_FIELDS = [
     "full_name", "name_key", "family_key", "middle_key", "given_key", "sex", "birth_year",
     "birth_month", "birth_day", "birth_date_precision", "personal_id", "personal_id_status",
@@ -94,7 +117,7 @@ class _Values:
     def __init__(self, rec: pd.DataFrame) -> None:
         self.columns: Columns = {name: rec[name].tolist() for name in rec.columns}  # plain
         self.person_values = _person_values(rec)
-        self.person_json = json_objects(self.person_values)
+        self.person_json = person_value_texts(self.person_values)
         # Keys of repeated texts computed once per distinct text, not once per row.
         self.mother_key = map_distinct(rec["mother_name"], name_key).tolist()
         self.address_key = map_distinct(rec["permanent_address"], address_key).tolist()
@@ -419,7 +442,7 @@ def refresh_persons(conn: Connection, person_ids: set[str], batch_id: int) -> in
                 sa.select(sr.person_id, sr.source_kind, sr.record_key, sr.updated_batch_id,
                           sr.person_values, *[sr[c] for c in _LEGACY_VALUES.values()])
                 .where(in_values(conn, sr.person_id, chunk), sr.is_current.is_(True))):
-            values = (json.loads(stored) if stored else
+            values = (stored_person_values(stored) if stored else
                       dict(zip(_LEGACY_VALUES, legacy, strict=True)))
             rows.append((person, kind, key, batch, *[values.get(f) for f in PERSON_FIELDS]))
         for r in conn.execute(sa.select(p.person_id, *[p[f] for f in GOLDEN_FIELDS])

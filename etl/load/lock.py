@@ -29,6 +29,10 @@ from etl.load import schema as s
 
 log = logging.getLogger(__name__)
 STALE_MINUTES = 30.0
+# A heartbeat that names no new batch is written at most this often: a run beats between
+# stages, a million-record registry some fifty times in its first minute, each a transaction of
+# its own (2.3 s of the run on SQLite). Minutes are what staleness is judged on.
+BEAT_SECONDS = 10.0
 LOCK_NAME = "run"
 
 
@@ -62,6 +66,7 @@ class RunLock:
         self.pid = os.getpid()
         self.host = socket.gethostname()
         self.held = False
+        self.beaten: tuple[float, int | None] = (-BEAT_SECONDS, None)  # last write: when, batch
 
     def __enter__(self) -> RunLock:
         self.acquire()
@@ -75,6 +80,7 @@ class RunLock:
         while True:
             if self._insert():
                 self.held = True
+                self.beaten = (time.monotonic(), None)
                 return
             holder = self.holder()
             if holder is None:  # released between our insert and our look
@@ -133,9 +139,14 @@ class RunLock:
                         f"last gave a sign of life at {holder['heartbeat']:%Y-%m-%d %H:%M:%S}")
 
     def beat(self, batch_id: int | None = None) -> None:
-        """Refresh the heartbeat (and the latest committed batch); best effort."""
+        """Refresh the heartbeat (and the latest committed batch); best effort. Without a new
+        batch, only once ``BEAT_SECONDS`` have passed since the last write."""
         if not self.held:
             return
+        now = time.monotonic()
+        if batch_id in (None, self.beaten[1]) and now - self.beaten[0] < BEAT_SECONDS:
+            return
+        self.beaten = (now, self.beaten[1] if batch_id is None else batch_id)
         values: dict[str, object] = {"heartbeat": dt.datetime.now()}
         if batch_id is not None:
             values["batch_id"] = batch_id

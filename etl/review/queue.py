@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cache
 
@@ -12,6 +11,7 @@ from sqlalchemy.engine import Connection
 from etl import reference
 from etl.export import partial_date
 from etl.load import schema as s
+from etl.load.loader import stored_person_values
 
 # what an analyst compares; each field appears twice in the sheet, for record A and record B
 FIELDS = ("name", "sex", "birth_date", "commune", "personal_id", "social_insurance",
@@ -55,7 +55,7 @@ _RECORD_COLUMNS = ("record_key", "locator", "full_name", "sex", "birth_year", "b
 
 
 def _fields(row: dict[str, object]) -> dict[str, object]:
-    values = json.loads(row["person_values"]) if row["person_values"] else {}  # type: ignore[arg-type]
+    values = stored_person_values(row["person_values"]) if row["person_values"] else {}  # type: ignore[arg-type]
     return {
         "name": row["full_name"],
         "sex": row["sex"],

@@ -7,7 +7,6 @@ row of every table but the audit table itself is what it was before, column for 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,12 @@ from etl.load.curation import (
     undo,
 )
 from etl.load.decisions import ordered, read_decisions
-from etl.load.loader import identifiers_of
+from etl.load.loader import (
+    PERSON_FIELDS,
+    identifiers_of,
+    person_value_texts,
+    stored_person_values,
+)
 from etl.pipeline import run
 from etl.synth import write_samples
 
@@ -162,11 +166,11 @@ def test_split_then_undo_restores_every_table(loaded):
     # the split-off record says something the person's golden record does not
     sr = s.source_records
     with db.begin() as conn:
-        values = json.loads(conn.execute(sa.select(sr.c.person_values)
-                                         .where(sr.c.record_key == clinic)).scalar_one())
+        values = stored_person_values(conn.execute(sa.select(sr.c.person_values)
+                                                   .where(sr.c.record_key == clinic)).scalar_one())
         values.update(full_name="Lò Văn Tách", given_name="Tách", name_key="lo van tach")
-        conn.execute(sr.update().where(sr.c.record_key == clinic)
-                     .values(person_values=json.dumps(values, ensure_ascii=False)))
+        conn.execute(sr.update().where(sr.c.record_key == clinic).values(
+            person_values=person_value_texts({f: [values.get(f)] for f in PERSON_FIELDS})[0]))
     golden_name = scalars(db, sa.select(s.persons.c.full_name)
                           .where(s.persons.c.person_id == person))[0]
     assert golden_name != "Lò Văn Tách"

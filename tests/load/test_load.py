@@ -317,6 +317,43 @@ def test_an_upsert_empties_a_column_no_row_fills(db):
         assert conn.execute(sa.select(s.match_reviews.c.group_key)).all() == [(None,)]
 
 
+def test_missing_values_are_stored_as_null_in_every_column_type(db):
+    """A missing value in a column some rows fill is stored as SQL NULL whatever the column's
+    type (SQLite binds it as a NaN, which it stores as NULL): read back it is ``None``, not a
+    NaN, and ``typeof`` says null; a real value beside it is kept as it is."""
+    from etl.load.bulk import bulk_insert
+
+    t = s.source_records.c
+    with db.begin() as conn:
+        batch = conn.execute(s.batches.insert().values(
+            started_at=dt.datetime(2025, 7, 1), status="running", command="test",
+            tool_version="0").returning(s.batches.c.id)).scalar_one()
+        file_id = conn.execute(s.source_files.insert().values(
+            sha256="f" * 64, file_name="x.csv", path="x.csv", kind="registry", size_bytes=1,
+            rows=2, batch_id=batch).returning(s.source_files.c.id)).scalar_one()
+        bulk_insert(conn, s.persons, {"person_id": ["p1", "p2"], "created_batch_id": [batch] * 2,
+                                      "updated_batch_id": [batch] * 2})
+        bulk_insert(conn, s.source_records, {
+            "record_key": ["k1", "k2"], "source_kind": ["registry"] * 2,
+            "source_file_id": [file_id] * 2, "locator": ["row=1", "row=2"],
+            "record_hash": ["h1", "h2"], "person_id": ["p1", "p2"], "match_rule": ["new", None],
+            "match_score": [None, 12.5], "created_batch_id": [batch] * 2,
+            "updated_batch_id": [batch] * 2, "full_name": [None, "Giàng A Páo"],
+            "birth_year": [1990, None], "is_current": [True, False], "feed": [None, "f"]})
+        got = conn.execute(sa.select(t.record_key, t.match_rule, t.match_score, t.full_name,
+                                     t.birth_year, t.is_current, t.feed)
+                           .order_by(t.record_key)).all()
+        assert got == [("k1", "new", None, None, 1990, True, None),
+                       ("k2", None, 12.5, "Giàng A Páo", None, False, "f")]
+        if db.dialect.name == "sqlite":
+            kinds = conn.exec_driver_sql(
+                "SELECT typeof(match_rule), typeof(match_score), typeof(full_name), "
+                "typeof(birth_year), typeof(is_current), typeof(feed) FROM source_records "
+                "ORDER BY record_key").all()
+            assert kinds == [("text", "null", "null", "integer", "integer", "null"),
+                             ("null", "real", "text", "null", "integer", "text")]
+
+
 def test_a_record_key_twice_in_one_batch_is_upserted_as_before(db, samples):
     """Records of a batch that are all new are inserted without an upsert; a batch repeating
     a key still takes the upsert: SQLite keeps one record, PostgreSQL refuses the batch."""

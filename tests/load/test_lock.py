@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from etl.export import export_links
 from etl.load import schema as s
 from etl.load.db import connect, migrate
-from etl.load.lock import RunLock, RunLocked
+from etl.load.lock import BEAT_SECONDS, RunLock, RunLocked
 
 HOST = socket.gethostname()
 
@@ -202,3 +202,27 @@ def test_a_sqlite_writer_waits_out_a_run_holding_the_write_lock_past_five_second
                                 ).scalars().all()
     engine.dispose()
     assert commands == ["run", "review"] and waited > 5
+
+
+def test_a_heartbeat_with_nothing_new_is_written_at_most_every_few_seconds(db):
+    """Between stages a run beats often; the row is written when a batch is new, or once
+    ``BEAT_SECONDS`` have passed since the last write."""
+    def heartbeat() -> dt.datetime:
+        with db.connect() as conn:
+            return conn.execute(sa.select(s.run_lock.c.heartbeat)).scalar_one()
+
+    with RunLock(db) as lock:
+        taken = heartbeat()
+        lock.beat()
+        assert heartbeat() == taken
+        lock.beat(5)
+        assert lock_rows(db) == [(os.getpid(), HOST, 5)]
+        committed = heartbeat()
+        assert committed > taken
+        lock.beat()
+        lock.beat(5)
+        assert heartbeat() == committed
+        lock.beaten = (lock.beaten[0] - BEAT_SECONDS, 5)  # as if that long had passed
+        lock.beat()
+        assert heartbeat() > committed
+        assert lock_rows(db) == [(os.getpid(), HOST, 5)]
