@@ -92,8 +92,8 @@ def _driver_executemany(conn: Connection, compiled: sa.sql.compiler.Compiled, da
     """SQLite: ``executemany`` of plain tuples, each value through its column type's own
     conversion (what SQLAlchemy would apply) — several times faster than SQLAlchemy's per-row
     parameter handling. Each distinct value is converted once: dates, timestamps and flags
-    repeat. A missing value is bound as :data:`SQLITE_NULL`. ``False`` where the compiled parameters are not simply the columns: the caller
-    takes the ordinary path."""
+    repeat. A missing value is bound as :data:`SQLITE_NULL`. ``False`` where the compiled
+    parameters are not simply the columns: the caller takes the ordinary path."""
     order = list(compiled.positiontup or [])
     if conn.dialect.name != "sqlite" or sorted(order) != sorted(data):
         return False
