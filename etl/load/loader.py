@@ -539,8 +539,9 @@ def insert_identifiers(conn: Connection, wanted: set[tuple[str, str, str, str]],
     new = []
     # Person by person: each row's foreign key looks its person up (on PostgreSQL also locking
     # it), and the persons a batch creates were written in this order; 866,000 identifiers of
-    # a million-resident registry took 13.0 s on PostgreSQL against 16.3 s by value. Of one
-    # identifier with two statuses, the first in sort order is kept, as before.
+    # a million-resident registry took 10-12 s on PostgreSQL against 16-18 s by value
+    # (benchmarks/bench_pg_writes.py). Of one identifier with two statuses, the first in sort
+    # order is kept, as before.
     for kind, value, person, status in sorted(wanted, key=lambda w: (w[2], w[0], w[1], w[3])):
         if (kind, value, person) not in have:
             have.add((kind, value, person))
