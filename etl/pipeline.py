@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import logging
@@ -32,7 +33,7 @@ from etl.load.master import empty_master, read_master
 from etl.match import match_stage
 from etl.match.decide import LINK_THRESHOLD, REVIEW_THRESHOLD, Thresholds
 from etl.match.engine import batch_frame, match_records, with_matches
-from etl.stage import StageData, key_in, read_stage, records_as_dicts, stacked, write_stage
+from etl.stage import StageData, read_stage, records_as_dicts, stacked, write_stage
 from etl.stage import value as _value
 from etl.summary import FileCounts, LoadCounts, RunSummary, reject_counts
 from etl.text import fold
@@ -40,6 +41,12 @@ from etl.transform import transform_stage
 
 log = logging.getLogger(__name__)
 CHUNK_RECORDS = 25_000  # records plus their clinical rows per chunk
+# Python's cycle collector during a run: a young generation this large instead of 700 objects.
+# A run allocates rows, tuples and cells by the hundred million, nearly all freed by their
+# counts; each collection of the young generation walked those still alive, and each older
+# one the run's long-lived frames. A million-resident registry spent 6.5 s of its main
+# process in 7,800 collections (benchmarks in BENCHMARKS.md, session 16).
+RUN_GC_THRESHOLD = (50_000, 20, 10)
 Progress = Callable[[str, int, int], None]
 
 
@@ -133,7 +140,7 @@ def run_sources(
         Path(keep_stages) if len(sources) == 1 else
         Path(keep_stages) / f"{number}-{source.feed or 'source'}")
         for number, source in enumerate(sources, 1)]
-    with tempfile.TemporaryDirectory(prefix="hssk-run-") as spill:
+    with tempfile.TemporaryDirectory(prefix="hssk-run-") as spill, _fewer_collections():
         staged = Staged(Path(spill))
         for number, source in enumerate(sources):
             chunks = prepared(source.paths, executor=executor, kind=source.kind,
@@ -155,6 +162,18 @@ def run_sources(
     summary.count_findings(pd.concat(state.issues) if state.issues else None,
                            pd.concat(state.rejects) if state.rejects else None)
     return summary
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """The cycle collector's thresholds at ``RUN_GC_THRESHOLD`` for a run (and for the
+    transform helper it forks), then as they were: the collector still runs, less often."""
+    before = gc.get_threshold()
+    gc.set_threshold(*RUN_GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 class Staged:
@@ -308,8 +327,12 @@ class _Run:
         result, review, meta = self.matched
         k, self.loaded = self.loaded, self.loaded + 1
         keys = set(cleaned.records["record_key"])
-        touching = (key_in(review["record_key_a"], keys) | key_in(review["record_key_b"], keys)
-                    ).to_numpy() if len(review) else np.zeros(0, dtype=bool)
+        # The review pairs one of whose records this chunk holds, looked up pair by pair in
+        # its keys: ``isin`` hashed the chunk's keys twice for every chunk.
+        pair_keys = zip(review["record_key_a"].to_numpy(object),
+                        review["record_key_b"].to_numpy(object), strict=True)
+        touching = np.fromiter((a in keys or b in keys for a, b in pair_keys), dtype=bool,
+                               count=len(review))
         mine = review[touching].assign(_write=(self.review_chunk[touching] == k).to_numpy())
         matched = with_matches(cleaned, result, mine, meta)
         if folder is not None:

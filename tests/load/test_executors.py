@@ -1,5 +1,7 @@
 """Extract and transform scale out; the links do not change with where they ran."""
 
+import gc
+
 import numpy as np
 import pytest
 import sqlalchemy as sa
@@ -7,7 +9,7 @@ import sqlalchemy as sa
 from etl.errors import UsageError
 from etl.executors import prepared
 from etl.load.db import connect, migrate
-from etl.pipeline import run
+from etl.pipeline import RUN_GC_THRESHOLD, run
 
 
 def _links(tmp_path, samples, link_partition, executor):
@@ -25,6 +27,19 @@ def test_processes_and_a_dask_cluster_link_like_serial(tmp_path, samples, link_p
     assert len(serial[2]) > 300
     assert _links(tmp_path, samples, link_partition, "processes") == serial
     assert _links(tmp_path, samples, link_partition, "dask") == serial
+
+
+def test_a_run_collects_cycles_less_often_and_gives_the_thresholds_back(tmp_path, samples):
+    engine = connect(f"sqlite:///{tmp_path / 'gc.db'}")
+    migrate(engine)
+    before = gc.get_threshold()
+    assert before != RUN_GC_THRESHOLD
+    during: list[tuple[int, ...]] = []
+    summary = run([samples], engine, heartbeat=lambda _batch: during.append(gc.get_threshold()))
+    engine.dispose()
+    assert summary.reconciles
+    assert len(during) > 3 and set(during) == {RUN_GC_THRESHOLD}
+    assert gc.get_threshold() == before
 
 
 def test_an_unknown_executor_is_a_usage_error(samples):
