@@ -44,8 +44,8 @@ CHUNK_RECORDS = 25_000  # records plus their clinical rows per chunk
 # Python's cycle collector during a run: a young generation this large instead of 700 objects.
 # A run allocates rows, tuples and cells by the hundred million, nearly all freed by their
 # counts; each collection of the young generation walked those still alive, and each older
-# one the run's long-lived frames. A million-resident registry spent 6.5 s of its main
-# process in 7,800 collections (benchmarks in BENCHMARKS.md, session 16).
+# one the run's long-lived frames. A million-resident registry's main process spent 5.7 s in
+# 7,255 collections, 3.0 s in 41 with these (benchmarks/bench_gc.py, BENCHMARKS.md session 16).
 RUN_GC_THRESHOLD = (50_000, 20, 10)
 Progress = Callable[[str, int, int], None]
 
