@@ -33,7 +33,7 @@ from etl.load.master import empty_master, read_master
 from etl.match import match_stage
 from etl.match.decide import LINK_THRESHOLD, REVIEW_THRESHOLD, Thresholds
 from etl.match.engine import batch_frame, match_records, with_matches
-from etl.stage import StageData, read_stage, records_as_dicts, stacked, write_stage
+from etl.stage import StageData, key_in, read_stage, records_as_dicts, stacked, write_stage
 from etl.stage import value as _value
 from etl.summary import FileCounts, LoadCounts, RunSummary, reject_counts
 from etl.text import fold
@@ -327,12 +327,8 @@ class _Run:
         result, review, meta = self.matched
         k, self.loaded = self.loaded, self.loaded + 1
         keys = set(cleaned.records["record_key"])
-        # The review pairs one of whose records this chunk holds, looked up pair by pair in
-        # its keys: ``isin`` hashed the chunk's keys twice for every chunk.
-        pair_keys = zip(review["record_key_a"].to_numpy(object),
-                        review["record_key_b"].to_numpy(object), strict=True)
-        touching = np.fromiter((a in keys or b in keys for a, b in pair_keys), dtype=bool,
-                               count=len(review))
+        touching = (key_in(review["record_key_a"], keys) | key_in(review["record_key_b"], keys)
+                    ).to_numpy() if len(review) else np.zeros(0, dtype=bool)
         mine = review[touching].assign(_write=(self.review_chunk[touching] == k).to_numpy())
         matched = with_matches(cleaned, result, mine, meta)
         if folder is not None:

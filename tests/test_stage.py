@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from etl.stage import stacked
+from etl.stage import key_in, stacked
 
 
 def test_stacked_frames_equal_pandas_concat_whatever_each_frame_holds():
@@ -25,3 +25,15 @@ def test_stacked_frames_equal_pandas_concat_whatever_each_frame_holds():
     assert joined["year"].dtype == np.float64 and str(joined["month"].dtype) == "Int64"
     assert joined["row"].dtype == np.int64
     pd.testing.assert_frame_equal(stacked(frames[:1]), pd.concat(frames[:1], ignore_index=True))
+
+
+def test_key_in_gives_isin_whatever_holds_the_keys():
+    series = pd.Series(["a:1", "b:2", "a:1", "c:3", "d:4"], index=[10, 11, 12, 13, 14],
+                       dtype="string")
+    expected = pd.Series([True, False, True, True, False], index=series.index)
+    for keys in ({"a:1", "c:3", "z:9"}, frozenset({"a:1", "c:3"}),
+                 {"a:1": (1, "p"), "c:3": (2, "q")}, ["a:1", "c:3"], pd.Index(["c:3", "a:1"])):
+        found = key_in(series, keys)
+        assert found.dtype == bool
+        pd.testing.assert_series_equal(found, expected, check_names=False)
+    assert key_in(series.iloc[:0], {"a:1"}).tolist() == []

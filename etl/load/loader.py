@@ -116,10 +116,7 @@ class _Values:
     person, from that person's records only)."""
 
     def __init__(self, rec: pd.DataFrame) -> None:
-        # Plain lists, read off the frame's one array of cells: selecting each of fifty
-        # columns as a Series took longer than listing its cells.
-        cells = rec.to_numpy(object)
-        self.columns: Columns = {name: cells[:, k].tolist() for k, name in enumerate(rec.columns)}
+        self.columns: Columns = {name: rec[name].tolist() for name in rec.columns}  # plain
         self.person_values = _person_values(rec)
         self.person_json = person_value_texts(self.person_values)
         # Keys of repeated texts computed once per distinct text, not once per row.
