@@ -34,6 +34,7 @@ AMBIGUITY_MARGIN = 6.0  # bits by which one candidate must lead another of the s
 # duplicates of each other (within-list prior above 1 in 33) is not such a list.
 AMBIGUOUS_LIST_PRIOR = -5.0
 LINK, REVIEW, DIFFERENT = "link", "review", "different"
+OUTCOMES = (DIFFERENT, REVIEW, LINK)  # an outcome's code is its place here
 PAIR_BLOCK = 500_000  # candidate pairs aligned and compared at a time
 
 
@@ -53,13 +54,13 @@ class Decided:
     levels: pd.DataFrame | None
     freqs: dict[str, np.ndarray] | None  # what the TF weights need (:meth:`Model.frequencies`)
     model: Model
-    score: np.ndarray  # bits of evidence
+    score: np.ndarray | None  # bits of evidence (kept only with the levels)
     same_list: np.ndarray
     posterior: np.ndarray  # log2-odds after the class prior and the ambiguity rule
     vetoes: pd.DataFrame | None  # one boolean column per hard rule
     vetoed: np.ndarray  # any hard rule applies
     ambiguous: np.ndarray
-    outcome: np.ndarray  # LINK / REVIEW / DIFFERENT
+    outcome: pd.Categorical  # LINK / REVIEW / DIFFERENT: a byte a pair
 
     @property
     def probability(self) -> np.ndarray:
@@ -183,7 +184,7 @@ def decide(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model, thresholds: T
     blocks: list[tuple[pd.DataFrame, dict[str, np.ndarray], pd.DataFrame]] = []
     for start in range(0, max(len(i), 1), PAIR_BLOCK):
         at = slice(start, start + PAIR_BLOCK)
-        bi, bj = i[at], j[at]
+        bi, bj = i[at].astype(np.intp), j[at].astype(np.intp)  # (pairs are 32-bit row numbers)
         left = cols.take(bi)
         levels = compare(left, cols.take(bj))
         freqs = model.frequencies(levels, left)
@@ -210,8 +211,12 @@ def decide(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model, thresholds: T
         if not keep:
             all_levels = all_freqs = all_vetoes = None
     if fit_priors:
-        model.estimate_priors(np.where(vetoed, -60.0, score), pair_class)
-    posterior = model.posterior(score, pair_class)
+        model.estimate_priors(score, pair_class, excluded=vetoed)
+    # Without the levels nothing explains a pair, and its scores become its posteriors in
+    # place (a province's 41 million pairs: 330 MB for each array of them).
+    posterior = model.posterior(score, pair_class, out=None if keep else score)
+    if not keep:
+        score = None
     # A hard rule forbids the link; the rules a person can settle leave the pair in review.
     # (Capped in place: each ``np.where`` held two more arrays of every pair.)
     np.minimum(posterior, thresholds.link - 0.01, out=posterior, where=vetoed & ~final)
@@ -221,13 +226,13 @@ def decide(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model, thresholds: T
         ambiguous = _ambiguous(frame, i, j, posterior, thresholds,
                                group if group is not None else np.arange(len(frame)))
     np.minimum(posterior, thresholds.link - 0.01, out=posterior, where=ambiguous)
-    # The three words as objects, 8 bytes a pair (NumPy's own strings took 36: 110 MB for a
-    # province's candidate pairs): each a reference to one string. ``np.full`` with a string
-    # made a string per pair (55 bytes each, 2.3 GB for a province's 41 million pairs).
-    outcome = np.empty(len(posterior), dtype=object)
-    outcome[:] = DIFFERENT
-    outcome[posterior >= thresholds.review] = REVIEW
-    outcome[posterior >= thresholds.link] = LINK
+    # The three words as a categorical, a byte a pair: references to three strings took 8
+    # (330 MB of a province's 41 million pairs), NumPy's own strings 36, and ``np.full`` with
+    # a string made a string per pair (2.3 GB).
+    codes = np.zeros(len(posterior), dtype=np.int8)
+    codes[posterior >= thresholds.review] = OUTCOMES.index(REVIEW)
+    codes[posterior >= thresholds.link] = OUTCOMES.index(LINK)
+    outcome = pd.Categorical.from_codes(codes, categories=list(OUTCOMES))
     return Decided(all_levels, all_freqs, model, score, one_list, posterior, all_vetoes,
                    vetoed, ambiguous, outcome)
 
@@ -258,7 +263,7 @@ def fit_calibration(frame: pd.DataFrame, pairs: pd.DataFrame, decided: Decided, 
     known, same = np.zeros(len(i), dtype=bool), np.zeros(len(i), dtype=bool)
     for start in range(0, len(i), PAIR_BLOCK):  # (a province's aligned ids: 660 MB at once)
         at = slice(start, start + PAIR_BLOCK)
-        a, b = pid[i[at]], pid[j[at]]
+        a, b = pid[i[at].astype(np.intp)], pid[j[at].astype(np.intp)]
         known[at] = (a >= 0) & (b >= 0)
         same[at] = known[at] & (a == b)
     if analyst is not None and len(analyst):

@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import gc
 import hashlib
@@ -217,6 +218,12 @@ def _key_codes(keys: pd.Series) -> np.ndarray:
     return pd.factorize(keys, use_na_sentinel=True)[0]
 
 
+def _row_type(n: int) -> type[np.signedinteger]:
+    """The narrowest integer that numbers ``n`` rows: candidate pairs are held as row numbers
+    by the ten million."""
+    return np.int32 if n < 2**31 else np.int64
+
+
 @functools.lru_cache(maxsize=512)
 def _triangle(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.triu_indices(n, k=1)
@@ -231,13 +238,25 @@ def _merged(distinct: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """The distinct pair codes (:func:`_pair_codes`) of sorted, distinct ``distinct`` and of
     ``codes``, sorted. Each key's pairs are merged in as they are made: the keys propose many
     pairs twice, and holding every key's pairs for one sort at the end was a province's largest
-    moment (2.5 GB of codes and their sorted copy for 41 million distinct pairs). A stable sort
-    of two sorted runs is a single merge (NumPy's timsort)."""
-    both = np.concatenate([distinct, np.sort(codes)])
-    both.sort(kind="stable")
-    if len(both):
-        both = both[np.concatenate([[True], both[1:] != both[:-1]])]
-    return both
+    moment (2.5 GB of codes and their sorted copy for 41 million distinct pairs). The codes
+    not there yet are inserted where they belong: sorting the two runs together held the set
+    three times (its copy beside them, then the distinct copy of that), 1 GB of a province's
+    last keys."""
+    codes = np.sort(codes)
+    at = np.searchsorted(distinct, codes)
+    fresh = at >= len(distinct)  # (past the last: not there)
+    fresh[~fresh] = distinct[at[~fresh]] != codes[~fresh]
+    if len(codes) > 1:
+        fresh[1:] &= codes[1:] != codes[:-1]
+    codes, at = codes[fresh], at[fresh]
+    del fresh
+    out = np.empty(len(distinct) + len(codes), dtype=np.int64)
+    at += np.arange(len(at))  # each new code's place among the old and the new
+    old = np.ones(len(out), dtype=bool)
+    old[at] = False
+    out[at] = codes
+    out[old] = distinct
+    return out
 
 
 def _key(*cols: pd.Series) -> pd.Series:
@@ -349,19 +368,24 @@ def candidate_pairs(frame: pd.DataFrame, is_new: np.ndarray, lists: np.ndarray |
     scope = _ListScope(frame, keys_of, lists)
     n = len(frame)
     distinct = np.empty(0, dtype=np.int64)
-    for name, keys in keys_of.items():
+    for name in list(keys_of):
+        # Each key let go once paired (13 arrays of a province's rows), but the birth date's,
+        # which the unscored pairs count below.
+        keys = keys_of[name] if name == "birth date" else keys_of.pop(name)
         found, skipped = _block_pairs(keys, is_new, MAX_BLOCK, anchored.get(name),
                                       scope.drop(name) if name in NAME_YEAR_KEYS else None)
+        del keys
         stats[name] = {"pairs": len(found), "oversized_blocks_skipped": skipped}
         if name in NAME_YEAR_KEYS:
             stats[name]["left_out_across_lists"] = scope.left_out[name][0]
             stats[name]["left_out_within_one_list"] = scope.left_out[name][1]
         distinct = _merged(distinct, _pair_codes(found, n))
         del found
-    # Decoded into one array (np.stack of the two halves held them twice).
-    pairs = np.empty((len(distinct), 2), dtype=np.int64)
-    np.floor_divide(distinct, n, out=pairs[:, 0])
-    np.remainder(distinct, n, out=pairs[:, 1])
+    # Decoded into one array (np.stack of the two halves held them twice), of 32-bit row
+    # numbers: a province's 41 million pairs are 330 MB of them.
+    pairs = np.empty((len(distinct), 2), dtype=_row_type(n))
+    np.floor_divide(distinct, n, out=pairs[:, 0], casting="unsafe")
+    np.remainder(distinct, n, out=pairs[:, 1], casting="unsafe")
     del distinct
     unscored = unscored_pairs(frame, is_new, keys_of["birth date"], pairs, lists)
     across, within = scope.unscored(pairs)
@@ -446,12 +470,19 @@ class _ListScope:
 
     def unscored(self, scored: np.ndarray) -> list[int]:
         """Pairs left out and not scored all the same (another key paired them), per class:
-        [across lists, within one list]."""
-        i, j = scored[:, 0], scored[:, 1]
-        shared = self._shared(NAME_YEAR_KEYS[0], i, j) | self._shared(NAME_YEAR_KEYS[1], i, j)
-        across, within = self._apart(i, j)
-        return [sum(n[0] for n in self.left_out.values()) - int((shared & across).sum()),
-                sum(n[1] for n in self.left_out.values()) - int((shared & within).sum())]
+        [across lists, within one list]. Counted a slice of pairs at a time: the aligned codes
+        and dates of a province's 41 million pairs were gigabytes."""
+        both_across = both_within = 0
+        for start in range(0, len(scored), PAIR_BLOCK):
+            i = scored[start:start + PAIR_BLOCK, 0].astype(np.intp)
+            j = scored[start:start + PAIR_BLOCK, 1].astype(np.intp)
+            shared = (self._shared(NAME_YEAR_KEYS[0], i, j)
+                      | self._shared(NAME_YEAR_KEYS[1], i, j))
+            across, within = self._apart(i, j)
+            both_across += int((shared & across).sum())
+            both_within += int((shared & within).sum())
+        return [sum(n[0] for n in self.left_out.values()) - both_across,
+                sum(n[1] for n in self.left_out.values()) - both_within]
 
 
 def unscored_pairs(frame: pd.DataFrame, is_new: np.ndarray, date: pd.Series,
@@ -493,7 +524,8 @@ def unscored_pairs(frame: pd.DataFrame, is_new: np.ndarray, date: pd.Series,
     # slice of pairs at a time: a province's 41 million held a gigabyte of aligned codes.
     found = found_one_list = 0
     for start in range(0, len(scored), PAIR_BLOCK):
-        i, j = scored[start:start + PAIR_BLOCK, 0], scored[start:start + PAIR_BLOCK, 1]
+        i = scored[start:start + PAIR_BLOCK, 0].astype(np.intp)
+        j = scored[start:start + PAIR_BLOCK, 1].astype(np.intp)
         hit = (keep[i] & keep[j] & (dates[i] == dates[j]) & (communes[i] != communes[j])
                & (is_new[i] | is_new[j]))
         found += int(hit.sum())
@@ -563,10 +595,14 @@ def build_context(batch: pd.DataFrame, master: pd.DataFrame,
         frame["person_id"] = pd.Series(np.full(len(frame), None, dtype=object), dtype=object)
     frame = prepare(frame)
     is_new = frame["_new"].to_numpy(bool)
+    if consume:
+        _drop(frame, PREPARED_ONLY)
     # m is learnt from every pair the identifiers label, loaded or new (``every``); those with
     # a new record (``ids``) link. Both from one pass over the index: a pair with a new record
     # is exactly a pair of ``every`` holding one (the same blocks, the same cap).
     every = identifier_pairs(frame, np.ones(len(frame), dtype=bool))
+    if consume:
+        _drop(frame, IDENTIFIERS_ONLY)
     ids = every if is_new.all() else every[
         is_new[every["i"].to_numpy()] | is_new[every["j"].to_numpy()]].reset_index(drop=True)
     decided = decision_pairs(frame, decisions)
@@ -581,9 +617,47 @@ def build_context(batch: pd.DataFrame, master: pd.DataFrame,
     ctx = Context(frame, clusters, model, np.array([""] * len(frame), dtype=object),
                   np.full(len(frame), np.nan), stats, decided, cols)
     _link_certain(ctx, ids)
+    if consume:
+        _drop(frame, [c for c in frame.columns if c not in LINKING_COLUMNS])
+        release_freed_memory()
     stats.update(identifier_pairs=int(len(ids)), labelled_pairs_for_m=model.labelled_pairs,
                  analyst_decisions=int(len(decided)))
     return ctx, cands
+
+
+# What a handed-over frame (``consume``) no longer needs, and when: a province's identity
+# frame is two gigabytes of references and texts, and its columns were all held through the
+# pairs and the links though most are read only to build the comparison columns, the blocking
+# keys and the clusters (BENCHMARKS.md, session 17).
+PREPARED_ONLY = ("full_name", "sex", "birth_date_precision")  # read by prepare alone
+IDENTIFIERS_ONLY = ("facility_code", "facility_patient_id")  # by identifier_pairs alone
+# What linking reads of the frame once the context is built: record keys (persons, review
+# queue), lists of people (decide's facts, the ambiguity rule), households and mothers, the
+# insurance codes and personal IDs (hard rules, calibration), existing persons.
+LINKING_COLUMNS = frozenset({"record_key", "source_kind", "file_key", "personal_id",
+                             "personal_id_status", "social_insurance_code",
+                             "household_head_key", "mother_key", "person_id"})
+
+
+def release_freed_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``). Arrays of a
+    few megabytes come from the heap once larger ones have been freed (glibc raises its
+    threshold for mapping them apart), so memory a match frees in the middle of the heap stays
+    in the process, while the pairs' arrays, each larger still, are mapped apart and add to it.
+    Elsewhere than glibc, nothing."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.malloc_trim(0)
+
+
+def _drop(frame: pd.DataFrame, names: Iterable[str]) -> None:
+    """Delete columns from ``frame`` in place (each column is its own block, so its memory
+    goes at once)."""
+    for name in names:
+        if name in frame:
+            del frame[name]
 
 
 def _stacked(parts: list[tuple[pd.DataFrame, np.ndarray, bool]], *, consume: bool = False

@@ -122,10 +122,16 @@ class Model:
         return w + self.tf_adjustment(name, freqs[name]) if name in freqs else w
 
     def estimate_priors(self, scores: np.ndarray, pair_class: np.ndarray,
-                        rounds: int = 30) -> None:
-        """Fixed point of λ = mean posterior, per class of candidate pair."""
+                        rounds: int = 30, excluded: np.ndarray | None = None) -> None:
+        """Fixed point of λ = mean posterior, per class of candidate pair. ``excluded`` pairs
+        (hard rules) count at -60 bits, set in each class's copy of the scores rather than in
+        a copy of all of them (330 MB of a province's 41 million pairs)."""
         for k, name in enumerate(PRIOR_CLASSES):
-            s = scores[pair_class == k]  # (a copy)
+            in_class = pair_class == k
+            s = scores[in_class]  # (a copy)
+            if excluded is not None:
+                s[excluded[in_class]] = -60.0
+            del in_class
             s *= TEMPER
             # the class's pairs as if all were scored: the unscored ones are counted, so
             # leaving pairs out of scoring does not drop a class below the estimate's minimum
@@ -162,7 +168,7 @@ class Model:
         for _ in range(rounds):
             score = offset + sum(np.asarray(self.weights[name])[levels[name].to_numpy()]
                                  for name in COMPARISONS)
-            self.estimate_priors(np.where(excluded, -60.0, score), pair_class)
+            self.estimate_priors(score, pair_class, excluded=excluded)
             p = np.where(excluded, 0.0, probability(self.posterior(score, pair_class)))
             if p.sum() < 1:
                 return
@@ -172,10 +178,18 @@ class Model:
                 self.m[name] = _blended(counts, prior_m[name], most=0.8)
             self.weights = _weights(self.m, self.u)
 
-    def posterior(self, scores: np.ndarray, pair_class: np.ndarray) -> np.ndarray:
-        """Posterior log2-odds of a match: evidence plus the prior of the pair's class."""
+    def posterior(self, scores: np.ndarray, pair_class: np.ndarray,
+                  out: np.ndarray | None = None) -> np.ndarray:
+        """Posterior log2-odds of a match: evidence plus the prior of the pair's class.
+        ``out``: where to write them (the scores themselves, when they are not needed after),
+        a million pairs at a time, so the priors aligned to every pair never exist at once."""
         priors = np.array([self.prior_log2_odds[c] for c in PRIOR_CLASSES])
-        return scores + priors[pair_class]
+        if out is None:
+            return scores + priors[pair_class]
+        for start in range(0, len(scores), 1_000_000):
+            at = slice(start, start + 1_000_000)
+            np.add(scores[at], priors[pair_class[at]], out=out[at])
+        return out
 
 
 def probability(log2_odds: np.ndarray | float) -> np.ndarray:
