@@ -73,3 +73,20 @@ def test_blocks_are_the_same_whatever_the_key_values():
         pairs, skipped_too = _block_pairs(keys, new, 12)
         assert skipped_too == skipped
         assert sorted(map(tuple, pairs.tolist())) == sorted(map(tuple, expected.tolist()))
+
+
+def test_each_keys_pairs_merge_into_the_sorted_distinct_set():
+    """Candidate pairs are merged key by key (:func:`etl.match.engine._merged`): after any
+    sequence of keys — pairs proposed twice within a key or by two keys, a key with none — the
+    set is every pair proposed, once each, in order."""
+    from etl.match.engine import _merged
+
+    rng = np.random.default_rng(11)
+    distinct = np.empty(0, dtype=np.int64)
+    proposed: set[int] = set()
+    for size in [0, 300, 1, 0, 800, 5, 2000, 0, 64]:
+        codes = rng.integers(0, 3000, size).astype(np.int64)
+        distinct = _merged(distinct, codes)
+        proposed |= set(codes.tolist())
+        assert distinct.tolist() == sorted(proposed)
+    assert len(proposed) > 1000
