@@ -16,7 +16,9 @@ ridden list gets a high within-list prior, a clean registry a low one.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -139,18 +141,14 @@ class Model:
             if not len(s) or pool < 50:
                 continue
             lam = 0.1
-            # Each round's 1 / (1 + 2^-clip(s + prior odds)) worked out in one array, step by
-            # step: the same values as the expression, without its five temporaries (a
-            # province's 41 million pairs: 330 MB each, this estimate's gigabyte).
-            p = np.empty_like(s)
+            # Each round's 1 / (1 + 2^-clip(s + prior odds)) worked out step by step in one
+            # buffer, a slice of pairs at a time: the same values as the expression, without
+            # its five temporaries or an array of them all (a province's 41 million pairs: 330
+            # MB each), and the same sum (:func:`_pairwise_sum`).
+            p = np.empty(min(len(s), SUM_LEAF))
             for _ in range(rounds):
-                np.add(s, math.log2(lam / (1 - lam)), out=p)
-                np.clip(p, -60, 60, out=p)
-                np.negative(p, out=p)
-                np.exp2(p, out=p)
-                np.add(1, p, out=p)
-                np.divide(1, p, out=p)
-                new = float(np.sum(p)) / pool
+                part = functools.partial(_posterior_sum, s, p, math.log2(lam / (1 - lam)))
+                new = float(_pairwise_sum(len(s), part)) / pool
                 new = min(MAX_PRIOR, max(MIN_PRIOR, new))
                 if abs(new - lam) < 1e-6:
                     break
@@ -190,6 +188,33 @@ class Model:
             at = slice(start, start + 1_000_000)
             np.add(scores[at], priors[pair_class[at]], out=out[at])
         return out
+
+
+SUM_LEAF = 1 << 20  # values summed in one piece by :func:`_pairwise_sum`
+
+
+def _pairwise_sum(n: int, part: Callable[[int, int], float], lo: int = 0) -> float:
+    """The sum of ``n`` values given in pieces (``part(lo, hi)``: the sum of values lo..hi),
+    added in the order NumPy's pairwise summation adds one array of them (halves split at a
+    multiple of eight, down to :data:`SUM_LEAF`), so it is ``np.sum`` of them all to the
+    last bit without the array (checked in tests/match/test_density.py)."""
+    if n <= SUM_LEAF:
+        return part(lo, lo + n)
+    half = n // 2
+    half -= half % 8
+    return _pairwise_sum(half, part, lo) + _pairwise_sum(n - half, part, lo + half)
+
+
+def _posterior_sum(s: np.ndarray, buffer: np.ndarray, odds: float, lo: int, hi: int) -> float:
+    """The sum of 1 / (1 + 2^-clip(s + odds)) over ``s[lo:hi]``, worked out in ``buffer``."""
+    q = buffer[:hi - lo]
+    np.add(s[lo:hi], odds, out=q)
+    np.clip(q, -60, 60, out=q)
+    np.negative(q, out=q)
+    np.exp2(q, out=q)
+    np.add(1, q, out=q)
+    np.divide(1, q, out=q)
+    return np.sum(q)
 
 
 def probability(log2_odds: np.ndarray | float) -> np.ndarray:
