@@ -161,6 +161,36 @@ def _block_pairs(keys: pd.Series, is_new: np.ndarray, cap: int,
     serves only some rows (``anchor``, see :func:`candidate_pairs`), at least one of those;
     oversized blocks skipped; pairs ``drop`` marks (given rows i and j) left out as they are
     made."""
+    skipped, slices = _block_slices(keys, is_new, cap, anchor, drop)
+    found_i, found_j = [], []
+    for i, j in slices:
+        found_i.append(i)
+        found_j.append(j)
+    if not found_i:
+        return np.empty((0, 2), dtype=np.int64), skipped
+    i, j = np.concatenate(found_i), np.concatenate(found_j)
+    pairs = np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1)
+    return pairs.astype(np.int64, copy=False), skipped
+
+
+def _block_codes(keys: pd.Series, is_new: np.ndarray, cap: int, n: int,
+                 anchor: np.ndarray | None = None,
+                 drop: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+                 ) -> tuple[np.ndarray, int]:
+    """:func:`_block_pairs` as pair codes (:func:`_pair_codes` of ``n`` rows), each slice of
+    pairs coded as it is made: a province's key of 15 million pairs was held four times over
+    as pairs (the slices, joined, ordered, stacked) before it was coded."""
+    skipped, slices = _block_slices(keys, is_new, cap, anchor, drop)
+    found = [np.minimum(i, j) * n + np.maximum(i, j) for i, j in slices]
+    return (np.concatenate(found) if found else np.empty(0, dtype=np.int64)), skipped
+
+
+def _block_slices(keys: pd.Series, is_new: np.ndarray, cap: int,
+                  anchor: np.ndarray | None,
+                  drop: Callable[[np.ndarray, np.ndarray], np.ndarray] | None
+                  ) -> tuple[int, Iterator[tuple[np.ndarray, np.ndarray]]]:
+    """The oversized blocks skipped, and :func:`_block_pairs`' pairs as slices of rows (i, j),
+    made as they are read."""
     codes = _key_codes(keys)
     valid = codes >= 0
     sizes = np.bincount(codes[valid])
@@ -176,31 +206,28 @@ def _block_pairs(keys: pd.Series, is_new: np.ndarray, cap: int,
     order = idx[np.argsort(codes[idx], kind="stable")]
     starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0]) if len(order) else order
     lengths = np.diff(np.r_[starts, len(order)])
-    found_i, found_j = [], []
-    # All blocks of one size at once (a row of the matrix per block, a column per member):
-    # a province has hundreds of thousands of blocks but a few hundred sizes.
-    for size in np.unique(lengths).tolist():
-        at = starts[lengths == size]
-        members = order[at[:, None] + np.arange(size)]
-        a, b = _triangle(size)
-        # In slices of blocks, pairs without a new row dropped at once: a nightly batch against
-        # a large master keeps a few of each block's pairs, never all of them together.
-        step = max(1, 4_000_000 // max(1, len(a)))
-        for start in range(0, len(members), step):
-            rows = members[start:start + step]
-            i, j = rows[:, a].ravel(), rows[:, b].ravel()
-            keep = is_new[i] | is_new[j]
-            if anchor is not None:
-                keep &= anchor[i] | anchor[j]
-            if drop is not None:
-                keep[keep] = ~drop(i[keep], j[keep])
-            found_i.append(i[keep])
-            found_j.append(j[keep])
-    if not found_i:
-        return np.empty((0, 2), dtype=np.int64), skipped
-    i, j = np.concatenate(found_i), np.concatenate(found_j)
-    pairs = np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1)
-    return pairs.astype(np.int64, copy=False), skipped
+    del codes, valid, idx
+
+    def slices() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        # All blocks of one size at once (a row of the matrix per block, a column per
+        # member): a province has hundreds of thousands of blocks but a few hundred sizes.
+        for size in np.unique(lengths).tolist():
+            at = starts[lengths == size]
+            members = order[at[:, None] + np.arange(size)]
+            a, b = _triangle(size)
+            # In slices of blocks, pairs without a new row dropped at once: a nightly batch
+            # against a large master keeps a few of each block's pairs, never all together.
+            step = max(1, 4_000_000 // max(1, len(a)))
+            for start in range(0, len(members), step):
+                rows = members[start:start + step]
+                i, j = rows[:, a].ravel(), rows[:, b].ravel()
+                keep = is_new[i] | is_new[j]
+                if anchor is not None:
+                    keep &= anchor[i] | anchor[j]
+                if drop is not None:
+                    keep[keep] = ~drop(i[keep], j[keep])
+                yield i[keep], j[keep]
+    return skipped, slices()
 
 
 def _key_codes(keys: pd.Series) -> np.ndarray:
@@ -236,13 +263,13 @@ def _pair_codes(pairs: np.ndarray, n: int) -> np.ndarray:
 
 def _merged(distinct: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """The distinct pair codes (:func:`_pair_codes`) of sorted, distinct ``distinct`` and of
-    ``codes``, sorted. Each key's pairs are merged in as they are made: the keys propose many
+    ``codes`` (handed over: sorted in place), sorted. Each key's pairs are merged in as they are made: the keys propose many
     pairs twice, and holding every key's pairs for one sort at the end was a province's largest
     moment (2.5 GB of codes and their sorted copy for 41 million distinct pairs). The codes
     not there yet are inserted where they belong: sorting the two runs together held the set
     three times (its copy beside them, then the distinct copy of that), 1 GB of a province's
     last keys."""
-    codes = np.sort(codes)
+    codes.sort()  # (handed over: sorted in place)
     at = np.searchsorted(distinct, codes)
     fresh = at >= len(distinct)  # (past the last: not there)
     fresh[~fresh] = distinct[at[~fresh]] != codes[~fresh]
@@ -372,14 +399,14 @@ def candidate_pairs(frame: pd.DataFrame, is_new: np.ndarray, lists: np.ndarray |
         # Each key let go once paired (13 arrays of a province's rows), but the birth date's,
         # which the unscored pairs count below.
         keys = keys_of[name] if name == "birth date" else keys_of.pop(name)
-        found, skipped = _block_pairs(keys, is_new, MAX_BLOCK, anchored.get(name),
+        found, skipped = _block_codes(keys, is_new, MAX_BLOCK, n, anchored.get(name),
                                       scope.drop(name) if name in NAME_YEAR_KEYS else None)
         del keys
         stats[name] = {"pairs": len(found), "oversized_blocks_skipped": skipped}
         if name in NAME_YEAR_KEYS:
             stats[name]["left_out_across_lists"] = scope.left_out[name][0]
             stats[name]["left_out_within_one_list"] = scope.left_out[name][1]
-        distinct = _merged(distinct, _pair_codes(found, n))
+        distinct = _merged(distinct, found)
         del found
     # Decoded into one array (np.stack of the two halves held them twice), of 32-bit row
     # numbers: a province's 41 million pairs are 330 MB of them.
