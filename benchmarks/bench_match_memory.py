@@ -36,11 +36,12 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 # The steps of a match, as module attributes looked up when called (so wrapping them times
 # each call): the stacking, the pairs, the model, the links and the persons.
 STEPS = {
-    "etl.match.engine": ["stacked", "_stacked", "prepare", "identifier_pairs", "list_codes",
-                         "candidate_pairs", "blocking_keys", "_block_pairs",
-                         "_merged", "unscored_pairs", "_ListScope", "columns", "estimate", "Clusters", "_link_certain",
-                         "link_fuzzy", "link_analysts", "assign_persons", "review_queue",
-                         "decide", "fit_calibration", "identity_clash"],
+    "etl.match.engine": ["_stacked", "prepare", "identifier_pairs", "list_codes",
+                         "candidate_pairs", "blocking_keys", "_block_pairs", "_block_codes",
+                         "_merged", "unscored_pairs", "_ListScope", "columns", "estimate",
+                         "Clusters", "_link_certain", "link_fuzzy", "link_analysts",
+                         "assign_persons", "review_queue", "decide", "fit_calibration",
+                         "identity_clash"],
     "etl.match.decide": ["_ambiguous", "_PairFacts"],
 }
 
@@ -164,7 +165,8 @@ def match(frames: Path) -> None:
             continue
         name, began = stack.pop()
         inside = [r for s, r in samples if began <= s <= at]
-        rows.append({"began": began, "step": "  " * len(stack) + name, "seconds": round(at - began, 2),
+        rows.append({"began": began, "step": "  " * len(stack) + name,
+                     "seconds": round(at - began, 2),
                      "start_mb": rss_at(began) >> 20, "end_mb": rss_at(at) >> 20,
                      "peak_mb": (max(inside) if inside else rss_at(at)) >> 20})
     peak = max(r for _, r in samples) >> 20

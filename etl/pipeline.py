@@ -327,8 +327,8 @@ class _Run:
         result, review, meta = self.matched
         k, self.loaded = self.loaded, self.loaded + 1
         keys = set(cleaned.records["record_key"])
-        touching = (key_in(review["record_key_a"], keys) | key_in(review["record_key_b"], keys)
-                    ).to_numpy() if len(review) else np.zeros(0, dtype=bool)
+        touching = (key_in(review["record_key_a"], keys)
+                    | key_in(review["record_key_b"], keys)).to_numpy()
         mine = review[touching].assign(_write=(self.review_chunk[touching] == k).to_numpy())
         matched = with_matches(cleaned, result, mine, meta)
         if folder is not None:

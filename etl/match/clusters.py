@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from etl.match.decide import distinct_codes
+from etl.stage import shared
 
 _EMPTY: frozenset = frozenset()
 
@@ -102,14 +103,6 @@ def _strings(values: pd.Series) -> list:
     return [v if isinstance(v, str) and v else None for v in values.tolist()]
 
 
-def _interned(values: list) -> list:
-    """``values`` with equal ones as one object: a province's 3.7 million birth years and
-    dates were an integer object each (28 bytes), against a few thousand distinct values."""
-    once: dict = {}
-    keep = once.setdefault
-    return [v if v is None else keep(v, v) for v in values]
-
-
 def _date(code: int) -> tuple[int, int, int]:
     return code // 10_000, code // 100 % 100, code % 100
 
@@ -137,9 +130,13 @@ class Clusters:
         dated = ~(np.isnan(y) | np.isnan(mo) | np.isnan(d))
         code = np.where(dated, np.nan_to_num(y) * 10_000 + np.nan_to_num(mo) * 100
                         + np.nan_to_num(d), -1).astype(np.int64)
-        self.dates = _Facts(_interned([c if c >= 0 else None for c in code.tolist()]), _date)
+        # Birth dates and years as one object per distinct value (:func:`etl.stage.shared`): a
+        # province's 3.7 million rows were an integer object each, 28 bytes, for a few
+        # thousand values.
+        self.dates = _Facts(shared([c if c >= 0 else None for c in code.tolist()]).tolist(),
+                            _date)
         self.sexes = _Facts([x if x in ("M", "F") else None for x in frame["sex_any"].tolist()])
-        self.years = _Facts(_interned([None if v != v else int(v) for v in y.tolist()]))
+        self.years = _Facts(shared([None if v != v else int(v) for v in y.tolist()]).tolist())
         # Rows an analyst declared different people, by row: never one cluster.
         self.apart = _Facts([None] * n)
         if apart is not None:

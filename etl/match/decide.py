@@ -184,7 +184,8 @@ def decide(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model, thresholds: T
     blocks: list[tuple[pd.DataFrame, dict[str, np.ndarray], pd.DataFrame]] = []
     for start in range(0, max(len(i), 1), PAIR_BLOCK):
         at = slice(start, start + PAIR_BLOCK)
-        bi, bj = i[at].astype(np.intp), j[at].astype(np.intp)  # (pairs are 32-bit row numbers)
+        # (pairs are 32-bit row numbers: each index taken as NumPy's own once, not per column)
+        bi, bj = i[at].astype(np.intp, copy=False), j[at].astype(np.intp, copy=False)
         left = cols.take(bi)
         levels = compare(left, cols.take(bj))
         freqs = model.frequencies(levels, left)
@@ -263,7 +264,7 @@ def fit_calibration(frame: pd.DataFrame, pairs: pd.DataFrame, decided: Decided, 
     known, same = np.zeros(len(i), dtype=bool), np.zeros(len(i), dtype=bool)
     for start in range(0, len(i), PAIR_BLOCK):  # (a province's aligned ids: 660 MB at once)
         at = slice(start, start + PAIR_BLOCK)
-        a, b = pid[i[at].astype(np.intp)], pid[j[at].astype(np.intp)]
+        a, b = pid[i[at]], pid[j[at]]
         known[at] = (a >= 0) & (b >= 0)
         same[at] = known[at] & (a == b)
     if analyst is not None and len(analyst):

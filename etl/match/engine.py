@@ -263,12 +263,12 @@ def _pair_codes(pairs: np.ndarray, n: int) -> np.ndarray:
 
 def _merged(distinct: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """The distinct pair codes (:func:`_pair_codes`) of sorted, distinct ``distinct`` and of
-    ``codes`` (handed over: sorted in place), sorted. Each key's pairs are merged in as they are made: the keys propose many
-    pairs twice, and holding every key's pairs for one sort at the end was a province's largest
-    moment (2.5 GB of codes and their sorted copy for 41 million distinct pairs). The codes
-    not there yet are inserted where they belong: sorting the two runs together held the set
-    three times (its copy beside them, then the distinct copy of that), 1 GB of a province's
-    last keys."""
+    ``codes`` (handed over: sorted in place), sorted. Each key's pairs are merged in as they
+    are made: the keys propose many pairs twice, and holding every key's pairs for one sort at
+    the end was a province's largest moment (2.5 GB of codes and their sorted copy for 41
+    million distinct pairs). The codes not there yet are inserted where they belong: sorting
+    the two runs together held the set three times (its copy beside them, then the distinct
+    copy of that), 1 GB of a province's last keys."""
     codes.sort()  # (handed over: sorted in place)
     at = np.searchsorted(distinct, codes)
     fresh = at >= len(distinct)  # (past the last: not there)
@@ -501,8 +501,8 @@ class _ListScope:
         and dates of a province's 41 million pairs were gigabytes."""
         both_across = both_within = 0
         for start in range(0, len(scored), PAIR_BLOCK):
-            i = scored[start:start + PAIR_BLOCK, 0].astype(np.intp)
-            j = scored[start:start + PAIR_BLOCK, 1].astype(np.intp)
+            i = scored[start:start + PAIR_BLOCK, 0].astype(np.intp, copy=False)
+            j = scored[start:start + PAIR_BLOCK, 1].astype(np.intp, copy=False)
             shared = (self._shared(NAME_YEAR_KEYS[0], i, j)
                       | self._shared(NAME_YEAR_KEYS[1], i, j))
             across, within = self._apart(i, j)
@@ -551,8 +551,8 @@ def unscored_pairs(frame: pd.DataFrame, is_new: np.ndarray, date: pd.Series,
     # slice of pairs at a time: a province's 41 million held a gigabyte of aligned codes.
     found = found_one_list = 0
     for start in range(0, len(scored), PAIR_BLOCK):
-        i = scored[start:start + PAIR_BLOCK, 0].astype(np.intp)
-        j = scored[start:start + PAIR_BLOCK, 1].astype(np.intp)
+        i = scored[start:start + PAIR_BLOCK, 0].astype(np.intp, copy=False)
+        j = scored[start:start + PAIR_BLOCK, 1].astype(np.intp, copy=False)
         hit = (keep[i] & keep[j] & (dates[i] == dates[j]) & (communes[i] != communes[j])
                & (is_new[i] | is_new[j]))
         found += int(hit.sum())
