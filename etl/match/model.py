@@ -191,14 +191,16 @@ class Model:
 
 
 SUM_LEAF = 1 << 20  # values summed in one piece by :func:`_pairwise_sum`
+_NUMPY_BLOCK = 128  # NumPy sums up to this many values in one unrolled loop, never split
 
 
 def _pairwise_sum(n: int, part: Callable[[int, int], float], lo: int = 0) -> float:
     """The sum of ``n`` values given in pieces (``part(lo, hi)``: the sum of values lo..hi),
     added in the order NumPy's pairwise summation adds one array of them (halves split at a
-    multiple of eight, down to :data:`SUM_LEAF`), so it is ``np.sum`` of them all to the
-    last bit without the array (checked in tests/match/test_density.py)."""
-    if n <= SUM_LEAF:
+    multiple of eight, down to :data:`SUM_LEAF`, never below NumPy's own block), so it is
+    ``np.sum`` of them all to the last bit without the array (checked in
+    tests/match/test_density.py)."""
+    if n <= max(SUM_LEAF, _NUMPY_BLOCK):
         return part(lo, lo + n)
     half = n // 2
     half -= half % 8

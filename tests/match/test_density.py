@@ -350,3 +350,18 @@ def test_a_class_with_few_scored_pairs_but_many_counted_still_estimates_its_prio
     assert alone.prior_log2_odds["across-sources"] == 0.0  # 20 pairs: left at its default
     assert counted.prior_log2_odds["across-sources"] == pytest.approx(
         math.log2(5 / 110), abs=0.1)  # about 5 of 115 pairs: odds 5 to 110
+
+
+@pytest.mark.parametrize("n", [1, 7, 129, 1000, 4099, 100_003])
+def test_the_priors_sum_in_pieces_is_numpys_sum_to_the_last_bit(monkeypatch, n):
+    """The class priors' fixed point sums each round's posteriors a slice at a time
+    (:func:`etl.match.model._pairwise_sum`); the sum is NumPy's of the whole array, bit for
+    bit, so the priors are what they were when the array was made whole."""
+    import etl.match.model as model_module
+
+    rng = np.random.default_rng(n)
+    values = rng.standard_normal(n) * 1e3 + rng.random(n)
+    for leaf in (1, 128, 1000, 8192):  # (1: pieces as small as NumPy's own block)
+        monkeypatch.setattr(model_module, "SUM_LEAF", leaf)
+        pieces = model_module._pairwise_sum(n, lambda lo, hi: np.sum(values[lo:hi]))
+        assert pieces == np.sum(values)
