@@ -11,6 +11,7 @@ two records an analyst declared different people.
 
 from __future__ import annotations
 
+import array
 from collections.abc import Callable
 from typing import Any
 
@@ -18,31 +19,55 @@ import numpy as np
 import pandas as pd
 
 from etl.match.decide import distinct_codes
-from etl.stage import shared
 
 _EMPTY: frozenset = frozenset()
 
 
+def _row_codes(codes: np.ndarray) -> array.array:
+    """Integer codes as a C array: four bytes a row (eight where a code needs it), read back as
+    Python integers. A list of a province's 3.7 million references (eight bytes, and 28 more
+    for each integer object) per fact held half a gigabyte through the whole match."""
+    codes = np.asarray(codes, dtype=np.int64)
+    narrow = not len(codes) or (int(codes.min()) >= -2**31 and int(codes.max()) < 2**31)
+    return array.array("i" if narrow else "q", codes.astype(np.intc if narrow else np.int64
+                                                            ).tobytes())
+
+
+def _as_array(codes: array.array) -> np.ndarray:
+    """A code array read by NumPy (no copy)."""
+    return np.frombuffer(codes, dtype=np.dtype(codes.typecode))
+
+
 class _Facts:
-    """One kind of fact per root: what each row says (``single``: one value, or ``None``)
-    until the row's cluster absorbs another, then the union (``merged``). Rows are read
-    lazily: a province's million rows mostly stay alone, and a set built per row per fact
-    took seconds and gigabytes. Sets are never changed in place — a union builds the root's
-    new set."""
+    """One kind of fact per root: what each row says (a code in ``single``, -1 for none) until
+    the row's cluster absorbs another, then the union (``merged``). A code stands for
+    ``values[code]`` where ``values`` is given, ``make(code)`` where ``make`` is, the code
+    itself otherwise. Rows are read lazily: a province's million rows mostly stay alone, and a
+    set built per row per fact took seconds and gigabytes. Sets are never changed in place —
+    a union builds the root's new set. ``single`` ``None``: no row states a fact."""
 
-    __slots__ = ("single", "merged", "make")
+    __slots__ = ("single", "merged", "values", "make")
 
-    def __init__(self, single: list, make: Callable[[Any], Any] | None = None) -> None:
-        self.single, self.merged, self.make = single, {}, make
+    def __init__(self, codes: np.ndarray | None, values: np.ndarray | None = None,
+                 make: Callable[[int], Any] | None = None) -> None:
+        self.single = None if codes is None else _row_codes(codes)
+        self.merged: dict[int, frozenset] = {}
+        self.values, self.make = values, make
+
+    def _own(self, row: int) -> frozenset | None:
+        """The row's own fact as a set, ``None`` when it states none."""
+        code = -1 if self.single is None else self.single[row]
+        if code < 0:
+            return None
+        if self.values is not None:
+            return frozenset((self.values[code],))
+        return frozenset((code if self.make is None else self.make(code),))
 
     def __getitem__(self, root: int) -> frozenset:
         merged = self.merged.get(root)
         if merged is not None:
             return merged
-        value = self.single[root]
-        if value is None:
-            return _EMPTY
-        return frozenset((value if self.make is None else self.make(value),))
+        return self._own(root) or _EMPTY
 
     def __setitem__(self, root: int, facts: frozenset) -> None:
         self.merged[root] = facts
@@ -52,10 +77,9 @@ class _Facts:
         Nothing is written when ``other`` holds no fact (most rows, for most kinds)."""
         facts = self.merged.get(other)
         if facts is None:
-            value = self.single[other]
-            if value is None:
+            facts = self._own(other)
+            if facts is None:
                 return
-            facts = frozenset((value if self.make is None else self.make(value),))
         elif not facts:
             return
         self.merged[root] = self[root] | facts
@@ -63,8 +87,13 @@ class _Facts:
 
     def first(self, rows: np.ndarray) -> np.ndarray:
         """One fact of each of ``rows`` (ascending), or ``None``: for facts a cluster holds at
-        most one of (its person), without building a set per row."""
-        out = np.array(self.single, dtype=object)[rows]
+        most one of (its person), without building a set per row. Needs ``values``."""
+        assert self.values is not None
+        out = np.full(len(rows), None, dtype=object)
+        if self.single is not None:
+            codes = _as_array(self.single)[rows]
+            own = codes >= 0
+            out[own] = self.values[codes[own]]
         if self.merged:
             merged = np.fromiter(self.merged, dtype=np.int64, count=len(self.merged))
             at = np.searchsorted(rows, merged)
@@ -76,31 +105,37 @@ class _Facts:
 
 class _Kin:
     """Per root, given names by mother and by household head ({("m", mother): {given}}): a
-    row's own from its columns until its cluster absorbs another (see :class:`_Facts`)."""
+    row's own from its columns (codes, -1 where the row has no text) until its cluster absorbs
+    another (see :class:`_Facts`)."""
 
     __slots__ = ("given", "mother", "head", "merged")
 
-    def __init__(self, given: list, mother: list, head: list) -> None:
-        self.given, self.mother, self.head = given, mother, head
+    def __init__(self, given: np.ndarray, mother: np.ndarray, head: np.ndarray) -> None:
+        self.given, self.mother, self.head = (_row_codes(c) for c in (given, mother, head))
         self.merged: dict[int, dict | None] = {}
 
     def __getitem__(self, root: int) -> dict | None:
         if root in self.merged:
             return self.merged[root]
         given = self.given[root]
-        if not isinstance(given, str):
+        if given < 0:
             return None
         kin = {(tag, v): {given} for tag, v in (("m", self.mother[root]),
-                                                ("h", self.head[root])) if isinstance(v, str)}
+                                                ("h", self.head[root])) if v >= 0}
         return kin or None
 
     def __setitem__(self, root: int, kin: dict | None) -> None:
         self.merged[root] = kin
 
 
-def _strings(values: pd.Series) -> list:
-    """Non-empty texts as they are, everything else ``None``."""
-    return [v if isinstance(v, str) and v else None for v in values.tolist()]
+def _text_codes(values: pd.Series, empty: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's code among the distinct texts of ``values`` (-1 where a row holds no text, or
+    an empty one unless ``empty``), and the texts by code: the same texts, the same code."""
+    codes, distinct = pd.factorize(values.to_numpy(object), use_na_sentinel=True)
+    distinct = np.asarray(distinct, dtype=object)
+    text = np.array([isinstance(v, str) and (empty or bool(v)) for v in distinct.tolist()] + [
+        False], dtype=bool)  # (the last: a missing value's code, -1)
+    return np.where(text[codes], codes, -1), distinct
 
 
 def _date(code: int) -> tuple[int, int, int]:
@@ -111,34 +146,33 @@ class Clusters:
     def __init__(self, frame: pd.DataFrame, apart: pd.DataFrame | None = None,
                  lists: np.ndarray | None = None) -> None:
         """``lists`` holds each row's list of people (an integer, -1 for none): the file of a
-        source kind that names each person once."""
+        source kind that names each person once. Every row's facts are held as codes, four
+        bytes a row each (:func:`_row_codes`)."""
         n = len(frame)
         self.list_of = lists if lists is not None else np.full(n, -1)
-        self.lists = _Facts([None if k < 0 else k for k in self.list_of.tolist()])
-        self.kin = _Kin(frame["given_key"].tolist(), frame["mother_key"].tolist(),
-                        frame["head_other"].tolist())
-        # A list, not an array: :meth:`find` reads it an element at a time, tens of thousands
-        # of times per run, and a NumPy scalar is slow to take out and compare.
-        self.parent = list(range(n))
+        self.lists = _Facts(np.maximum(self.list_of, -1))
+        self.kin = _Kin(*(_text_codes(frame[c], empty=True)[0]
+                          for c in ("given_key", "mother_key", "head_other")))
+        # A C array, not a NumPy one: :meth:`find` reads it an element at a time, tens of
+        # thousands of times per run, and a NumPy scalar is slow to take out and compare.
+        self.parent = _row_codes(np.arange(n))
+        pid, _ = _text_codes(frame["personal_id"])
         valid = (frame["personal_id_status"] == "valid").to_numpy()
-        self.pids = _Facts([p if ok else None for p, ok in zip(
-            _strings(frame["personal_id"]), valid.tolist(), strict=True)])
-        self.insurance = _Facts(_strings(frame["social_insurance_code"]))
-        self.persons = _Facts(_strings(frame["person_id"]))
+        self.pids = _Facts(np.where(valid, pid, -1))  # (compared, never read: codes alone)
+        self.insurance = _Facts(*_text_codes(frame["social_insurance_code"]))
+        self.persons = _Facts(*_text_codes(frame["person_id"]))
         y, mo, d = (frame[c].to_numpy(float) for c in ("birth_year", "birth_month",
                                                         "birth_day"))
         dated = ~(np.isnan(y) | np.isnan(mo) | np.isnan(d))
         code = np.where(dated, np.nan_to_num(y) * 10_000 + np.nan_to_num(mo) * 100
                         + np.nan_to_num(d), -1).astype(np.int64)
-        # Birth dates and years as one object per distinct value (:func:`etl.stage.shared`): a
-        # province's 3.7 million rows were an integer object each, 28 bytes, for a few
-        # thousand values.
-        self.dates = _Facts(shared([c if c >= 0 else None for c in code.tolist()]).tolist(),
-                            _date)
-        self.sexes = _Facts([x if x in ("M", "F") else None for x in frame["sex_any"].tolist()])
-        self.years = _Facts(shared([None if v != v else int(v) for v in y.tolist()]).tolist())
+        self.dates = _Facts(np.maximum(code, -1), make=_date)
+        sex = frame["sex_any"].to_numpy(object)
+        self.sexes = _Facts(np.select([sex == "M", sex == "F"], [0, 1], -1),
+                            values=np.array(["M", "F"], dtype=object))
+        self.years = _Facts(np.where(np.isnan(y), -1, np.nan_to_num(y)).astype(np.int64))
         # Rows an analyst declared different people, by row: never one cluster.
-        self.apart = _Facts([None] * n)
+        self.apart = _Facts(None)
         if apart is not None:
             for i, j in apart[["i", "j"]].itertuples(index=False):
                 self.apart[int(i)] = self.apart[int(i)] | {int(j)}
@@ -155,7 +189,7 @@ class Clusters:
     def roots(self) -> np.ndarray:
         """Every row's root at once (pointer doubling over the parent array, not a find per
         row)."""
-        root = np.array(self.parent, dtype=np.int64)
+        root = _as_array(self.parent).astype(np.int64)
         while True:
             up = root[root]
             if np.array_equal(up, root):

@@ -126,15 +126,11 @@ class Model:
     def estimate_priors(self, scores: np.ndarray, pair_class: np.ndarray,
                         rounds: int = 30, excluded: np.ndarray | None = None) -> None:
         """Fixed point of λ = mean posterior, per class of candidate pair. ``excluded`` pairs
-        (hard rules) count at -60 bits, set in each class's copy of the scores rather than in
-        a copy of all of them (330 MB of a province's 41 million pairs)."""
+        (hard rules) count at -60 bits. Each class's scores are gathered a slice at a time
+        (:class:`_ClassScores`), never copied whole: a province's largest class held a copy of
+        330 MB at the match's peak."""
         for k, name in enumerate(PRIOR_CLASSES):
-            in_class = pair_class == k
-            s = scores[in_class]  # (a copy)
-            if excluded is not None:
-                s[excluded[in_class]] = -60.0
-            del in_class
-            s *= TEMPER
+            s = _ClassScores(scores, pair_class, k, excluded)
             # the class's pairs as if all were scored: the unscored ones are counted, so
             # leaving pairs out of scoring does not drop a class below the estimate's minimum
             pool = len(s) + self.unscored_pairs[k]
@@ -145,7 +141,7 @@ class Model:
             # buffer, a slice of pairs at a time: the same values as the expression, without
             # its five temporaries or an array of them all (a province's 41 million pairs: 330
             # MB each), and the same sum (:func:`_pairwise_sum`).
-            p = np.empty(min(len(s), SUM_LEAF))
+            p = np.empty(min(len(s), max(SUM_LEAF, _NUMPY_BLOCK)))
             for _ in range(rounds):
                 part = functools.partial(_posterior_sum, s, p, math.log2(lam / (1 - lam)))
                 new = float(_pairwise_sum(len(s), part)) / pool
@@ -191,6 +187,7 @@ class Model:
 
 
 SUM_LEAF = 1 << 20  # values summed in one piece by :func:`_pairwise_sum`
+CLASS_BLOCK = 1 << 20  # pairs of the whole set read at a time by :class:`_ClassScores`
 _NUMPY_BLOCK = 128  # NumPy sums up to this many values in one unrolled loop, never split
 
 
@@ -207,10 +204,48 @@ def _pairwise_sum(n: int, part: Callable[[int, int], float], lo: int = 0) -> flo
     return _pairwise_sum(half, part, lo) + _pairwise_sum(n - half, part, lo + half)
 
 
-def _posterior_sum(s: np.ndarray, buffer: np.ndarray, odds: float, lo: int, hi: int) -> float:
-    """The sum of 1 / (1 + 2^-clip(s + odds)) over ``s[lo:hi]``, worked out in ``buffer``."""
-    q = buffer[:hi - lo]
-    np.add(s[lo:hi], odds, out=q)
+class _ClassScores:
+    """The scores of one class of pairs, in their order, tempered (:data:`TEMPER`) and with the
+    ``excluded`` pairs at -60 bits: what ``(np.where(excluded, -60, scores) * TEMPER)[pair_class
+    == k]`` holds, handed out a slice at a time and gathered from the whole set a block at a
+    time, never made whole."""
+
+    def __init__(self, scores: np.ndarray, pair_class: np.ndarray, k: int,
+                 excluded: np.ndarray | None) -> None:
+        self.scores, self.pair_class, self.k, self.excluded = scores, pair_class, k, excluded
+        self.block = block = CLASS_BLOCK
+        counts = [np.count_nonzero(pair_class[at:at + block] == k)
+                  for at in range(0, len(scores), block)]
+        self.starts = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])  # per block
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def fill(self, lo: int, hi: int, out: np.ndarray) -> np.ndarray:
+        """Values ``lo`` to ``hi`` of the class, written to the start of ``out``."""
+        q = out[:hi - lo]
+        b = int(np.searchsorted(self.starts, lo, side="right")) - 1  # the block holding lo
+        done = 0
+        while done < hi - lo:
+            at = slice(b * self.block, (b + 1) * self.block)
+            mine = self.pair_class[at] == self.k
+            values = self.scores[at][mine]
+            if self.excluded is not None:
+                values[self.excluded[at][mine]] = -60.0
+            first = lo + done - int(self.starts[b])
+            take = min(len(values) - first, hi - lo - done)
+            q[done:done + take] = values[first:first + take]
+            done, b = done + take, b + 1
+        q *= TEMPER
+        return q
+
+
+def _posterior_sum(s: _ClassScores, buffer: np.ndarray, odds: float, lo: int, hi: int
+                   ) -> float:
+    """The sum of 1 / (1 + 2^-clip(v + odds)) over values ``lo`` to ``hi`` of ``s``, worked out
+    in ``buffer``."""
+    q = s.fill(lo, hi, buffer)
+    np.add(q, odds, out=q)
     np.clip(q, -60, 60, out=q)
     np.negative(q, out=q)
     np.exp2(q, out=q)

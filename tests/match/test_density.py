@@ -365,3 +365,48 @@ def test_the_priors_sum_in_pieces_is_numpys_sum_to_the_last_bit(monkeypatch, n):
         monkeypatch.setattr(model_module, "SUM_LEAF", leaf)
         pieces = model_module._pairwise_sum(n, lambda lo, hi: np.sum(values[lo:hi]))
         assert pieces == np.sum(values)
+
+
+@pytest.mark.parametrize("leaf, block", [(1 << 20, 1 << 20), (128, 1000), (1000, 128), (256, 7)])
+def test_the_priors_gathered_a_slice_at_a_time_are_those_of_the_whole_copy(monkeypatch, leaf,
+                                                                           block):
+    """Each class's tempered scores are gathered block by block (:class:`_ClassScores`), never
+    copied whole; every slice holds what the copy held, and the priors are the copy's to the
+    last bit (a fixed point summed over the whole copy with NumPy)."""
+    import etl.match.model as model_module
+    from etl.match.model import TEMPER, Model, _ClassScores
+
+    monkeypatch.setattr(model_module, "SUM_LEAF", leaf)
+    monkeypatch.setattr(model_module, "CLASS_BLOCK", block)
+    rng = np.random.default_rng(leaf + block)
+    n = 5_003
+    scores = np.concatenate([rng.normal(20, 3, 400), rng.normal(-15, 6, n - 400)])
+    rng.shuffle(scores)
+    classes = (rng.random(n) < 0.3).astype(np.int8)  # class 1 scattered among class 0
+    excluded = rng.random(n) < 0.1
+    for k in (0, 1):
+        copy = np.where(excluded, -60.0, scores)[classes == k] * TEMPER
+        gathered = _ClassScores(scores, classes, k, excluded)
+        assert len(gathered) == len(copy)
+        buffer = np.empty(len(copy))
+        for lo, hi in ((0, len(copy)), (0, 1), (5, 900), (len(copy) - 3, len(copy))):
+            assert np.array_equal(gathered.fill(lo, hi, buffer), copy[lo:hi])
+
+    def whole_copy_priors() -> dict[str, float]:
+        out = {}
+        for k, name in enumerate(model_module.PRIOR_CLASSES):
+            s = np.where(excluded, -60.0, scores)[classes == k] * TEMPER
+            lam = 0.1
+            for _ in range(30):
+                odds = math.log2(lam / (1 - lam))
+                new = float(np.sum(1 / (1 + np.exp2(-np.clip(s + odds, -60, 60))))) / len(s)
+                new = min(model_module.MAX_PRIOR, max(model_module.MIN_PRIOR, new))
+                if abs(new - lam) < 1e-6:
+                    break
+                lam = new
+            out[name] = round(math.log2(lam / (1 - lam)), 3)
+        return out
+
+    model = Model(weights={}, m={}, u={})
+    model.estimate_priors(scores, classes, excluded=excluded)
+    assert model.prior_log2_odds == whole_copy_priors()
