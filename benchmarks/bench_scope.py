@@ -53,7 +53,7 @@ def main() -> None:
     lists = list_codes(frame)
     communes = pd.factorize(frame["commune_code"], use_na_sentinel=True)[0]
     keys = engine.blocking_keys(frame)
-    dates = pd.factorize(keys["birth date"], use_na_sentinel=True)[0]
+    dates = engine._key_codes(keys["birth date"])
     identified = np.sort(engine._pair_codes(
         engine.identifier_pairs(frame, is_new)[["i", "j"]].to_numpy(), n))
     key = keys[engine.NAME_YEAR_KEYS[0]]

@@ -232,10 +232,12 @@ def _block_slices(keys: pd.Series, is_new: np.ndarray, cap: int,
 
 def _key_codes(keys: pd.Series) -> np.ndarray:
     """Blocking key values as integer codes, -1 for none: rows with equal keys share a code.
-    A key :func:`_combined` made is its codes already (as floats, NaN for none), which need no
-    hashing again (thirteen keys of a million rows); blocks depend on which rows share a code,
-    not on the codes themselves."""
+    A key :func:`blocking_keys` made is its codes already (integers, -1 for none), as is a
+    float key of whole numbers from 0 (NaN for none): neither is hashed again (thirteen keys of
+    a million rows); blocks depend on which rows share a code, not on the codes themselves."""
     values = keys.to_numpy() if isinstance(keys, pd.Series) else np.asarray(keys)
+    if values.dtype.kind in "iu":
+        return values.astype(np.int64)
     if values.dtype.kind == "f":
         present = values[~np.isnan(values)]
         # codes as :func:`_combined` makes them: whole, from 0, fewer than the rows
@@ -288,7 +290,7 @@ def _merged(distinct: np.ndarray, codes: np.ndarray) -> np.ndarray:
 
 def _key(*cols: pd.Series) -> pd.Series:
     """Rows agreeing on every column share a key; a missing part leaves the row without one.
-    Integer codes (NaN for none), combined column by column — no string is built per row."""
+    Integer codes (-1 for none), combined column by column — no string is built per row."""
     return _combined([_codes(c) for c in cols], cols[0].index)
 
 
@@ -297,9 +299,10 @@ def _codes(col: pd.Series) -> np.ndarray:
     return pd.factorize(col, use_na_sentinel=True)[0].astype(np.int64)
 
 
-def _combined(codes: list[np.ndarray], index: pd.Index) -> pd.Series:
-    """:func:`_key` of columns already coded (:func:`_codes`): the blocking keys share their
-    columns, and each is coded once rather than once per key (13 keys, a million rows)."""
+def _combined_codes(codes: list[np.ndarray]) -> np.ndarray:
+    """Codes (-1 for none) shared by the rows that share every one of ``codes``' (columns
+    already coded by :func:`_codes`: the blocking keys share their columns, and each is coded
+    once rather than once per key, 13 keys of a million rows)."""
     code = codes[0]
     for other in codes[1:]:
         missing = (code < 0) | (other < 0)
@@ -307,7 +310,13 @@ def _combined(codes: list[np.ndarray], index: pd.Index) -> pd.Series:
         combined[missing] = -1
         code = pd.factorize(combined)[0].astype(np.int64)
         code[missing] = -1
-    return pd.Series(np.where(code >= 0, code, np.nan), index=index)
+    return code
+
+
+def _combined(codes: list[np.ndarray], index: pd.Index) -> pd.Series:
+    """:func:`_combined_codes` as a key: 32-bit codes, -1 for none. A province's thirteen keys
+    were floats (NaN for none), 520 MB beside its candidate pairs."""
+    return pd.Series(_combined_codes(codes).astype(_row_type(len(index))), index=index)
 
 
 def blocking_keys(frame: pd.DataFrame) -> dict[str, pd.Series]:
@@ -324,12 +333,10 @@ def blocking_keys(frame: pd.DataFrame) -> dict[str, pd.Series]:
                                                          "commune_code"))
     year, month, day = (_codes(number(f"birth_{c}")) for c in ("year", "month", "day"))
     year_pair = _codes(years(0))
-    date = _combined([year, month, day], index)
-    # per distinct pair of names, not per row
+    date = _combined_codes([year, month, day])
+    # per distinct pair of names, not per row (equal rows, equal codes)
     pair, first = _distinct_rows(frame["family_ph"], frame["given_ph"])
     names = _either_order(frame["family_ph"].iloc[first], frame["given_ph"].iloc[first])
-    both_names = pd.Series(names[pair], index=frame.index, dtype=object)
-    # (the names' codes likewise: equal rows, equal codes, in order of first appearance)
     names_code = pd.factorize(names, use_na_sentinel=True)[0].astype(np.int64)[pair]
     return {
         # The core: same name (phonetically) and birth year at most one apart.
@@ -347,16 +354,17 @@ def blocking_keys(frame: pd.DataFrame) -> dict[str, pd.Series]:
         # them; a province shares each date among hundreds, and district-wide this key found
         # one true pair in 44,000 that no other key found), across communes only for records
         # without one (anchored below).
-        "birth date+commune": _combined([_codes(date), commune], index),
-        "birth date": date,
+        "birth date+commune": _combined([date, commune], index),
+        "birth date": _combined([date], index),
         # A mistyped birth date, or names written the wrong way round: within the commune
         # (district-wide, a common name's namesakes were two thirds of all candidate pairs at
         # 200,000 residents and found no pair the other keys missed); across the district only
         # for records without a commune (anchored below).
         "names any order+commune": _combined([names_code, commune], index),
-        "names any order": both_names,
+        "names any order": _combined([names_code], index),
         # Slips in names and date: the numbers of a street address (house number, postcode).
-        "address numbers": map_distinct(frame["address_key"], _address_numbers),
+        "address numbers": _combined([_codes(map_distinct(frame["address_key"],
+                                                          _address_numbers))], index),
     }
 
 
@@ -521,7 +529,7 @@ def unscored_pairs(frame: pd.DataFrame, is_new: np.ndarray, date: pd.Series,
     prior's denominator, so the prior, and with it every posterior, is what it was when they
     were scored. Blocks over :data:`MAX_BLOCK` are left out, as blocking leaves them out; a
     pair needs a new record. ``lists``: as :func:`candidate_pairs` has them."""
-    dates = pd.factorize(date, use_na_sentinel=True)[0]
+    dates = _key_codes(date)
     communes = pd.factorize(frame["commune_code"], use_na_sentinel=True)[0]
     lists = list_codes(frame) if lists is None else lists
     if not (dates >= 0).any():
