@@ -80,9 +80,9 @@ def one_row_per_person() -> frozenset[str]:
 
 
 def _codes(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """``column`` as integer codes (-1 where missing): pairs compare integers, and millions of
-    pairs never gather Python objects."""
-    return pd.factorize(frame[column], use_na_sentinel=True)[0]
+    """``column`` as 32-bit integer codes (-1 where missing): pairs compare integers, and
+    millions of pairs never gather Python objects."""
+    return pd.factorize(frame[column], use_na_sentinel=True)[0].astype(np.int32)
 
 
 def list_codes(frame: pd.DataFrame) -> np.ndarray:
@@ -201,7 +201,7 @@ def decide(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model, thresholds: T
     del known
     all_levels, all_freqs, all_vetoes = _joined_blocks(blocks)
     del blocks
-    pair_class = one_list.astype(np.int8)
+    pair_class = one_list.view(np.int8)  # (0 or 1 a pair, without a copy)
     if refit:
         assert all_levels is not None and all_freqs is not None
         # Nothing labels the data (no shared identifiers): learn m from the candidates.
@@ -261,25 +261,33 @@ def fit_calibration(frame: pd.DataFrame, pairs: pd.DataFrame, decided: Decided, 
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
     pid = pd.factorize(frame["personal_id"].where(frame["personal_id_status"] == "valid"),
                        use_na_sentinel=True)[0]
-    known, same = np.zeros(len(i), dtype=bool), np.zeros(len(i), dtype=bool)
-    for start in range(0, len(i), PAIR_BLOCK):  # (a province's aligned ids: 660 MB at once)
-        at = slice(start, start + PAIR_BLOCK)
-        a, b = pid[i[at]], pid[j[at]]
-        known[at] = (a >= 0) & (b >= 0)
-        same[at] = known[at] & (a == b)
+    answers = None
     if analyst is not None and len(analyst):
         # Looked up as integer pair codes: a loop over millions of candidates took seconds.
         n = len(frame)
-        decided_at = pd.Series(analyst["same"].astype(bool).to_numpy(),
-                               index=analyst["i"].to_numpy(np.int64) * n
-                               + analyst["j"].to_numpy(np.int64))
-        decided_at = decided_at[~decided_at.index.duplicated(keep="last")]
-        answer = decided_at.reindex(i.astype(np.int64) * n + j).to_numpy()
-        hit = pd.notna(answer)
-        known[hit] = True
-        same[hit] = answer[hit].astype(bool)
-    use = known & ~decided.vetoed & ~decided.ambiguous
-    model.calibration = calibrate(decided.posterior[use], same[use])
+        answers = pd.Series(analyst["same"].astype(bool).to_numpy(),
+                            index=analyst["i"].to_numpy(np.int64) * n
+                            + analyst["j"].to_numpy(np.int64))
+        answers = answers[~answers.index.duplicated(keep="last")].sort_index()
+    posterior, truth = [], []
+    # A slice of pairs at a time: a province's aligned ids were 660 MB, and its pairs' masks
+    # 41 MB each.
+    for start in range(0, len(i), PAIR_BLOCK):
+        at = slice(start, start + PAIR_BLOCK)
+        a, b = pid[i[at]], pid[j[at]]
+        known = (a >= 0) & (b >= 0)
+        same = known & (a == b)
+        if answers is not None:
+            code = i[at].astype(np.int64) * n + j[at]
+            where = np.minimum(np.searchsorted(answers.index.to_numpy(), code), len(answers) - 1)
+            hit = answers.index.to_numpy()[where] == code
+            known |= hit
+            same[hit] = answers.to_numpy()[where[hit]]
+        use = known & ~decided.vetoed[at] & ~decided.ambiguous[at]
+        posterior.append(decided.posterior[at][use])
+        truth.append(same[use])
+    model.calibration = calibrate(np.concatenate(posterior) if posterior else np.empty(0),
+                                  np.concatenate(truth) if truth else np.empty(0, dtype=bool))
 
 
 def _ambiguous(frame: pd.DataFrame, i_all: np.ndarray, j_all: np.ndarray, posterior: np.ndarray,

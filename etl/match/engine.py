@@ -263,14 +263,18 @@ def _pair_codes(pairs: np.ndarray, n: int) -> np.ndarray:
     return pairs[:, 0].astype(np.int64) * n + pairs[:, 1]
 
 
+MERGE_STEP = 1 << 20  # codes of the distinct set moved at a time by :func:`_merged`
+
+
 def _merged(distinct: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """The distinct pair codes (:func:`_pair_codes`) of sorted, distinct ``distinct`` and of
-    ``codes`` (handed over: sorted in place), sorted. Each key's pairs are merged in as they
-    are made: the keys propose many pairs twice, and holding every key's pairs for one sort at
-    the end was a province's largest moment (2.5 GB of codes and their sorted copy for 41
-    million distinct pairs). The codes not there yet are inserted where they belong: sorting
-    the two runs together held the set three times (its copy beside them, then the distinct
-    copy of that), 1 GB of a province's last keys."""
+    ``codes``, sorted; both handed over: ``codes`` is sorted in place, ``distinct`` grown in
+    place and returned. Each key's pairs are merged in as they are made: the keys propose many
+    pairs twice, and holding every key's pairs for one sort at the end was a province's
+    largest moment (2.5 GB of codes and their sorted copy for 41 million distinct pairs).
+    The set is grown where it lies (a large array's pages are remapped, not copied) and its
+    codes moved up, from the last, a slice at a time, to make room for the new ones where they
+    belong: a merged copy beside it held the set twice, 330 MB more at a province's peak."""
     codes.sort()  # (handed over: sorted in place)
     at = np.searchsorted(distinct, codes)
     fresh = at >= len(distinct)  # (past the last: not there)
@@ -279,13 +283,22 @@ def _merged(distinct: np.ndarray, codes: np.ndarray) -> np.ndarray:
         fresh[1:] &= codes[1:] != codes[:-1]
     codes, at = codes[fresh], at[fresh]
     del fresh
-    out = np.empty(len(distinct) + len(codes), dtype=np.int64)
+    if not len(codes):
+        return distinct
+    old = len(distinct)
+    if not distinct.flags.owndata or distinct.base is not None:
+        distinct = distinct.copy()
+    distinct.resize(old + len(codes), refcheck=False)
+    # Each old code moves up by the number of new codes that go before it, from the last
+    # slice down: a code is never written over one not yet moved (NumPy reads a slice whole
+    # before writing it where the two overlap).
+    for end in range(old, 0, -MERGE_STEP):
+        rows = np.arange(max(0, end - MERGE_STEP), end)
+        distinct[rows + np.searchsorted(at, rows, side="right")] = distinct[rows[0]:end]
+        del rows
     at += np.arange(len(at))  # each new code's place among the old and the new
-    old = np.ones(len(out), dtype=bool)
-    old[at] = False
-    out[at] = codes
-    out[old] = distinct
-    return out
+    distinct[at] = codes
+    return distinct
 
 
 def _key(*cols: pd.Series) -> pd.Series:

@@ -410,3 +410,40 @@ def test_the_priors_gathered_a_slice_at_a_time_are_those_of_the_whole_copy(monke
     model = Model(weights={}, m={}, u={})
     model.estimate_priors(scores, classes, excluded=excluded)
     assert model.prior_log2_odds == whole_copy_priors()
+
+
+@pytest.mark.parametrize("block", [500_000, 37])
+def test_calibration_learns_from_the_pairs_identifiers_and_analysts_tell(monkeypatch, block):
+    """The calibration's pairs are those both of whose records carry a valid personal ID, or
+    that an analyst decided (the analyst's word over the IDs'), less those a hard rule or the
+    ambiguity rule held back; gathered a slice of pairs at a time, they are the whole set's."""
+    import etl.match.decide as decide_module
+    from etl.match.decide import Decided, fit_calibration
+    from etl.match.model import Model, calibrate
+
+    monkeypatch.setattr(decide_module, "PAIR_BLOCK", block)
+    rng = np.random.default_rng(3)
+    n, m = 400, 3000
+    ids = rng.integers(0, 150, n).astype(str)
+    frame = pd.DataFrame({"personal_id": ids, "personal_id_status": np.where(
+        rng.random(n) < 0.7, "valid", "invalid")})
+    code = rng.choice(n * n, m * 3, replace=False)  # distinct pairs, i < j
+    i, j = code // n, code % n
+    i, j = i[i < j][:m], j[i < j][:m]
+    pairs = pd.DataFrame({"i": i.astype(np.int32), "j": j.astype(np.int32)})
+    posterior = rng.normal(0, 20, m)
+    vetoed, ambiguous = rng.random(m) < 0.1, rng.random(m) < 0.05
+    decided = Decided(None, None, Model(weights={}, m={}, u={}), None, np.zeros(m, bool),
+                      posterior, None, vetoed, ambiguous, pd.Categorical([]))
+    asked = rng.choice(m, 200, replace=False)
+    analyst = pd.DataFrame({"i": i[asked], "j": j[asked], "same": rng.random(200) < 0.5})
+    model = Model(weights={}, m={}, u={})
+    fit_calibration(frame, pairs, decided, model, analyst)
+
+    valid = frame["personal_id_status"].to_numpy() == "valid"
+    known = valid[i] & valid[j]
+    same = known & (ids[i] == ids[j])
+    known[asked], same[asked] = True, analyst["same"].to_numpy()
+    use = known & ~vetoed & ~ambiguous
+    assert model.calibration is not None
+    assert model.calibration == calibrate(posterior[use], same[use])

@@ -3,6 +3,7 @@ record-key order, each row's derived columns as the row alone gives them."""
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from etl.match.engine import _stacked, prepare
 
@@ -75,12 +76,16 @@ def test_blocks_are_the_same_whatever_the_key_values():
         assert sorted(map(tuple, pairs.tolist())) == sorted(map(tuple, expected.tolist()))
 
 
-def test_each_keys_pairs_merge_into_the_sorted_distinct_set():
+@pytest.mark.parametrize("step", [1 << 20, 1, 7, 256])
+def test_each_keys_pairs_merge_into_the_sorted_distinct_set(monkeypatch, step):
     """Candidate pairs are merged key by key (:func:`etl.match.engine._merged`): after any
     sequence of keys — pairs proposed twice within a key or by two keys, a key with none — the
-    set is every pair proposed, once each, in order."""
+    set is every pair proposed, once each, in order, however many codes are moved at a time
+    to make room for the new ones."""
+    import etl.match.engine as engine
     from etl.match.engine import _merged
 
+    monkeypatch.setattr(engine, "MERGE_STEP", step)
     rng = np.random.default_rng(11)
     distinct = np.empty(0, dtype=np.int64)
     proposed: set[int] = set()
