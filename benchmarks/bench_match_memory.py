@@ -3,13 +3,14 @@ first run (empty master index), sampled from outside the matching process.
 
 ``stage`` extracts and transforms a folder as ``hssk run`` does (chunks of 25,000 records) and
 writes each chunk's identity frame (:func:`etl.match.engine.batch_frame`) as Parquet, once.
-``match`` reads them back as a run holds them (one object per repeated text in a chunk),
-stacks them and calls :func:`etl.match.engine.match_records` in a child process; this process
-reads the child's RSS from ``/proc`` every 5 ms (a sampler inside the child would wait for the
-interpreter lock through long NumPy and pandas calls and miss their peaks) while the child
-marks the start and end of each step. Each step's line gives the RSS when it started and
-ended and the highest RSS seen while it ran; the result's persons are hashed, so two versions
-of the code can be shown to link the same.
+``match`` reads them back as a run holds them (each packed, then all unpacked at once, as
+a run does, with the C heap trimmed after) and calls
+:func:`etl.match.engine.match_records` in a child process; this process reads the child's RSS
+from ``/proc`` every 5 ms (a sampler inside the child would wait for the interpreter lock
+through long NumPy and pandas calls and miss their peaks) while the child marks the start and
+end of each step. Each step's line gives the RSS when it started and ended and the highest RSS
+seen while it ran; the result's persons are hashed, so two versions of the code can be shown
+to link the same.
 
     hssk -q samples -o reg37 --people 3700000 --seed 2026 --kind registry --province 38
     python benchmarks/bench_match_memory.py stage reg37 frames37
@@ -70,18 +71,15 @@ def stage(folder: Path, out: Path) -> None:
 
 
 def _read(frames: Path) -> pd.DataFrame:
-    from etl.stage import REPEATED_TEXTS, shared, stacked
+    """The staged frames as a run hands them to the match: each chunk packed as the run holds
+    it (:func:`etl.stage.packed`), then all of them unpacked at once."""
+    from etl.match.engine import release_freed_memory
+    from etl.stage import REPEATED_TEXTS, packed, unpacked
 
-    parts = []
-    for path in sorted(frames.glob("*.parquet")):
-        part = pd.read_parquet(path)
-        for column in part.columns:
-            if part[column].dtype == object or str(part[column].dtype) in ("string", "str"):
-                values = part[column].astype(object).where(part[column].notna(), None)
-                part[column] = pd.Series(shared(values) if column in REPEATED_TEXTS
-                                         else values.to_numpy(object), dtype=object)
-        parts.append(part)
-    return stacked(parts)
+    frame = unpacked([packed(pd.read_parquet(path))
+                      for path in sorted(frames.glob("*.parquet"))], REPEATED_TEXTS)
+    release_freed_memory()
+    return frame
 
 
 def child(frames: Path, marks: Path) -> None:

@@ -32,8 +32,18 @@ from etl.load.loader import LoadPlan, plan_load, retire_missing, write_plan
 from etl.load.master import empty_master, read_master
 from etl.match import match_stage
 from etl.match.decide import LINK_THRESHOLD, REVIEW_THRESHOLD, Thresholds
-from etl.match.engine import batch_frame, match_records, with_matches
-from etl.stage import StageData, key_in, read_stage, records_as_dicts, stacked, write_stage
+from etl.match.engine import batch_frame, match_records, release_freed_memory, with_matches
+from etl.stage import (
+    REPEATED_TEXTS,
+    Packed,
+    StageData,
+    key_in,
+    packed,
+    read_stage,
+    records_as_dicts,
+    unpacked,
+    write_stage,
+)
 from etl.stage import value as _value
 from etl.summary import FileCounts, LoadCounts, RunSummary, reject_counts
 from etl.text import fold
@@ -179,15 +189,16 @@ def _fewer_collections() -> Iterator[None]:
 class Staged:
     """A run's clean chunks between transform and load: held in memory while there is one,
     written to ``spill`` once there are more (memory stays about one chunk wide), and the
-    compact identity frame of every record, for the run's one match."""
+    identity frame of every record, packed (:func:`etl.stage.packed`), for the run's one
+    match."""
 
     def __init__(self, spill: Path) -> None:
         self.spill = spill
         self.items: list[tuple[int, StageData | Path]] = []
-        self.frames: list[pd.DataFrame] = []
+        self.frames: list[Packed] = []
 
     def add(self, number: int, data: StageData) -> None:
-        self.frames.append(batch_frame(data.records.reset_index(drop=True)))
+        self.frames.append(packed(batch_frame(data.records.reset_index(drop=True))))
         self.items.append((number, data))
         if len(self.items) > 1:
             self.items = [(n, self._spilled(k, item)) for k, (n, item) in enumerate(self.items)]
@@ -195,17 +206,6 @@ class Staged:
     def _spilled(self, k: int, item: StageData | Path) -> Path:
         return item if isinstance(item, Path) else write_stage(item, self.spill / str(k),
                                                                compression="lz4")
-
-    def keys_only(self) -> None:
-        """Once the run's records are stacked for matching, keep only what :meth:`chunk_of`
-        reads: the identity frames held a second copy of every record through the match."""
-        self.frames = [f[["record_key"]] for f in self.frames]
-
-    def chunk_of(self) -> pd.Series:
-        """Each record key's chunk (the first that loads it, for a key in two): a review pair
-        is written as soon as both its records are in, so a run that dies later keeps it."""
-        return pd.concat([pd.Series(k, index=f["record_key"].to_numpy())
-                          for k, f in enumerate(self.frames)]).groupby(level=0).min()
 
     def __iter__(self) -> Iterator[tuple[int, StageData]]:
         for number, item in self.items:
@@ -299,10 +299,11 @@ class _Run:
             return
         sizes = [len(f) for f in staged.frames]
         frames = [f for f in staged.frames if len(f)] or staged.frames[:1]
-        batch = stacked(frames)
+        staged.frames = []
+        batch = unpacked(frames, REPEATED_TEXTS)
         del frames
-        staged.keys_only()
-        keys = batch["record_key"].to_numpy(object)  # (the staged frames hold them too)
+        release_freed_memory()  # what the packed frames and the extract left in the C heap
+        keys = batch["record_key"].to_numpy(object)
         master = read_master(self.engine)
         # Both frames handed over: their columns go as the match stacks them.
         result, review, stats = match_records(batch, master, thresholds,
@@ -310,13 +311,17 @@ class _Run:
         del batch, master
         if hints:
             self.hints = load_hints(keys, sizes, result)
-        del keys
         self.matched = (result, review, stats)
         if len(review):
-            chunk_of = staged.chunk_of()
+            # Each record key's chunk (the first that loads it, for a key in two): a review
+            # pair is written as soon as both its records are in, so a run that dies later
+            # keeps it.
+            chunk_of = pd.Series(np.repeat(np.arange(len(sizes)), sizes), index=keys
+                                 ).groupby(level=0).min()
             self.review_chunk = pd.Series(np.maximum(
                 chunk_of.reindex(review["record_key_a"].to_numpy()).fillna(-1).to_numpy(),
                 chunk_of.reindex(review["record_key_b"].to_numpy()).fillna(-1).to_numpy()))
+        del keys
         self.lap("match", None, None)
 
     def chunk(self, number: int, cleaned: StageData, folder: Path | None, dry_run: bool,

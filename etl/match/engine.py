@@ -47,7 +47,7 @@ from etl.match.decide import (
 )
 from etl.match.declare import BIRTH, FAMILY, GIVEN
 from etl.match.model import Model, estimate
-from etl.stage import REPEATED_TEXTS, StageData, key_in, map_distinct, shared
+from etl.stage import StageData, key_in, map_distinct
 from etl.text import fold
 from etl.text.keys import address_key, name_key
 from etl.transform.identifiers import implied_by_personal_id
@@ -985,9 +985,6 @@ def batch_frame(records: pd.DataFrame) -> pd.DataFrame:
         "address_key": map_distinct(records["permanent_address"], address_key),
         "mother_key": map_distinct(records["mother_name"], name_key),
     }).reset_index(drop=True)
-    # A run holds every record's frame until it matches: one object per repeated text.
-    for column in REPEATED_TEXTS:
-        out[column] = shared(out[column])
     return out
 
 
