@@ -104,7 +104,8 @@ def stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(out, columns=columns, copy=False)
 
 
-_HEAP = pa.system_memory_pool()
+# Arrow buffers held for a while (packed frames): the C library's allocator, see :func:`packed`.
+HEAP_POOL = pa.system_memory_pool()
 
 
 @dataclass
@@ -134,7 +135,7 @@ def packed(frame: pd.DataFrame) -> Packed:
         if column.dtype == object:
             try:
                 columns[name] = pa.array(column.to_numpy(object), type=pa.string(),
-                                         from_pandas=True, memory_pool=_HEAP)
+                                         from_pandas=True, memory_pool=HEAP_POOL)
                 continue
             except (pa.ArrowInvalid, pa.ArrowTypeError):
                 pass
@@ -155,7 +156,7 @@ def unpacked(parts: list[Packed], shared_columns: Collection[str] = ()) -> pd.Da
         pieces = [p.columns.pop(name) for p in parts]
         if all(isinstance(x, pa.Array) for x in pieces):
             out[name] = pd.Series(pa.chunked_array(pieces, type=pa.string()).to_pandas(
-                memory_pool=_HEAP, deduplicate_objects=name in shared_columns
+                memory_pool=HEAP_POOL, deduplicate_objects=name in shared_columns
             ).to_numpy(object), index=out.index, dtype=object, copy=False)
             continue
         column = stacked([pd.DataFrame({name: x.to_pandas().astype(object)

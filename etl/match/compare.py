@@ -378,11 +378,12 @@ def columns(frame: pd.DataFrame) -> Columns:
     # the same codes, in the same order of first appearance, as factorizing all the columns
     # stacked — without the stack and its hash table sized for fourteen million cells (a
     # fifth of a province's peak memory).
-    local_codes, local_values = [], []
+    local_codes: list[np.ndarray | None] = []
+    local_values: list[np.ndarray] = []
     for c in TEXT_COLUMNS:
         codes, distinct = pd.factorize(frame[c].to_numpy(object) if c in frame
                                        else np.full(n, None, dtype=object), use_na_sentinel=True)
-        local_codes.append(codes)
+        local_codes.append(codes.astype(np.int32))  # (fourteen columns of a province's rows)
         local_values.append(np.asarray(distinct, dtype=object))
     to_vocab, vocab = pd.factorize(np.concatenate(local_values), use_na_sentinel=True)
     vocab = np.asarray(vocab, dtype=object)
@@ -395,11 +396,13 @@ def columns(frame: pd.DataFrame) -> Columns:
     vocab = vocab[text]
     lengths = np.fromiter((len(str(v)) for v in vocab), dtype=np.int64, count=len(vocab))
     coded, start = {}, 0
-    for c, codes, distinct in zip(TEXT_COLUMNS, local_codes, local_values, strict=True):
-        local = renumber[to_vocab[start:start + len(distinct)]]
+    for k, (c, distinct) in enumerate(zip(TEXT_COLUMNS, local_values, strict=True)):
+        codes, local_codes[k] = local_codes[k], None  # each column's let go once renumbered
+        local = renumber[to_vocab[start:start + len(distinct)]].astype(np.int32)
         start += len(distinct)
         coded[c] = (np.where(codes >= 0, local[np.maximum(codes, 0)], -1) if len(distinct)
-                    else np.full(n, -1)).astype(np.int32)
+                    else np.full(n, -1)).astype(np.int32, copy=False)
+        del codes
     return Columns(coded, {c: frame[c].to_numpy(float) for c in NUMBER_COLUMNS}, vocab, lengths)
 
 

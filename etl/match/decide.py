@@ -135,7 +135,7 @@ class _InsuranceCodes:
         return out
 
 
-class _PairFacts:
+class PairFacts:
     """The facts of a pair that are not comparisons (:class:`etl.match.declare.Pairs`), from
     each row's codes worked out once: :func:`decide` asks them a block of pairs at a time."""
 
@@ -162,12 +162,14 @@ class _PairFacts:
 
 def decide(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model, thresholds: Thresholds,
            group: np.ndarray | None = None, *, cols: Columns | None = None,
-           fit_priors: bool = False, keep: bool = True) -> Decided:
+           fit_priors: bool = False, keep: bool = True, facts: PairFacts | None = None
+           ) -> Decided:
     """Decisions for ``pairs`` of ``frame`` rows. ``group`` is each row's person before fuzzy
     linking (identifiers and existing persons joined): the ambiguity rule asks whether two
     candidates are two people. ``fit_priors`` re-estimates the class priors from these pairs
     (a run does; an explanation uses the run's). ``keep``: keep each pair's levels, term
-    frequencies and hard rules (what explains it); a run only links and queues.
+    frequencies and hard rules (what explains it); a run only links and queues. ``facts``:
+    the pairs' facts (:class:`PairFacts` of ``frame``), when the caller has them.
 
     Pairs are aligned, compared, scored and checked against the hard rules :data:`PAIR_BLOCK`
     at a time: memory holds one block's aligned records and levels, and (unless kept, or
@@ -176,7 +178,7 @@ def decide(frame: pd.DataFrame, pairs: pd.DataFrame, model: Model, thresholds: T
     cols = cols if cols is not None else columns(frame)
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
     refit = fit_priors and model.labelled_pairs < MIN_LABELLED_PAIRS
-    known = _PairFacts(frame)
+    known = facts if facts is not None else PairFacts(frame)
     final_rules = [r.name for r in HARD_RULES if not r.reviewable]
     score = np.zeros(len(i))
     one_list = np.zeros(len(i), dtype=bool)
@@ -252,15 +254,22 @@ def _joined_blocks(blocks: list[tuple[pd.DataFrame, dict[str, np.ndarray], pd.Da
     return levels, freqs, vetoes
 
 
+def valid_id_codes(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's valid personal ID number as an integer code, -1 for none."""
+    return pd.factorize(frame["personal_id"].where(frame["personal_id_status"] == "valid"),
+                        use_na_sentinel=True)[0].astype(np.int32)
+
+
 def fit_calibration(frame: pd.DataFrame, pairs: pd.DataFrame, decided: Decided, model: Model,
-                    analyst: pd.DataFrame | None = None) -> None:
+                    analyst: pd.DataFrame | None = None, ids: np.ndarray | None = None
+                    ) -> None:
     """Calibrate ``model``'s probabilities on the candidate pairs whose truth the data tells:
     both records with a valid personal ID number, or an analyst's decision (``analyst``: i, j,
     same). Pairs a hard rule or the ambiguity rule held back are left out (their posterior is
-    capped, not measured)."""
+    capped, not measured). ``ids``: :func:`valid_id_codes` of ``frame``, when the caller has
+    them."""
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
-    pid = pd.factorize(frame["personal_id"].where(frame["personal_id_status"] == "valid"),
-                       use_na_sentinel=True)[0]
+    pid = ids if ids is not None else valid_id_codes(frame)
     answers = None
     if analyst is not None and len(analyst):
         # Looked up as integer pair codes: a loop over millions of candidates took seconds.

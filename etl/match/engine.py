@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from etl.match.clusters import Clusters
 from etl.match.compare import Columns, columns, compare, locality_key, phonetic
@@ -40,14 +41,16 @@ from etl.match.decide import (
     REVIEW,
     REVIEW_THRESHOLD,
     Decided,
+    PairFacts,
     Thresholds,
     decide,
     fit_calibration,
     list_codes,
+    valid_id_codes,
 )
 from etl.match.declare import BIRTH, FAMILY, GIVEN
 from etl.match.model import Model, estimate
-from etl.stage import StageData, key_in, map_distinct
+from etl.stage import HEAP_POOL, StageData, key_in, map_distinct
 from etl.text import fold
 from etl.text.keys import address_key, name_key
 from etl.transform.identifiers import implied_by_personal_id
@@ -401,10 +404,12 @@ def _address_numbers(address: str | None) -> str | None:
     return "|".join(numbers) if numbers else None
 
 
-def candidate_pairs(frame: pd.DataFrame, is_new: np.ndarray, lists: np.ndarray | None = None
-                    ) -> tuple[pd.DataFrame, dict]:
+def candidate_pairs(frame: pd.DataFrame, is_new: np.ndarray, lists: np.ndarray | None = None,
+                    *, park: bool = False) -> tuple[pd.DataFrame, dict]:
     """Union of the blocking keys' pairs, each key's blocks capped at :data:`MAX_BLOCK`.
-    ``lists``: each row's list of people (:func:`list_codes`), when the caller has them."""
+    ``lists``: each row's list of people (:func:`list_codes`), when the caller has them.
+    ``park``: the frame's texts are set aside (:class:`_Parked`) once the keys are made, and
+    put back before returning."""
     lists = list_codes(frame) if lists is None else lists
     stats: dict = {}
     # Keys that only serve some rows: a pair must hold one of those rows (loaded or new — a
@@ -414,6 +419,8 @@ def candidate_pairs(frame: pd.DataFrame, is_new: np.ndarray, lists: np.ndarray |
                 "names any order": no_commune, "birth date": no_commune}
     keys_of = blocking_keys(frame)
     scope = _ListScope(frame, keys_of, lists)
+    communes = pd.factorize(frame["commune_code"], use_na_sentinel=True)[0]
+    parked = _Parked(frame) if park else None
     n = len(frame)
     distinct = np.empty(0, dtype=np.int64)
     for name in list(keys_of):
@@ -429,18 +436,66 @@ def candidate_pairs(frame: pd.DataFrame, is_new: np.ndarray, lists: np.ndarray |
             stats[name]["left_out_within_one_list"] = scope.left_out[name][1]
         distinct = _merged(distinct, found)
         del found
+        release_freed_memory()
     # Decoded into one array (np.stack of the two halves held them twice), of 32-bit row
     # numbers: a province's 41 million pairs are 330 MB of them.
     pairs = np.empty((len(distinct), 2), dtype=_row_type(n))
     np.floor_divide(distinct, n, out=pairs[:, 0], casting="unsafe")
     np.remainder(distinct, n, out=pairs[:, 1], casting="unsafe")
     del distinct
-    unscored = unscored_pairs(frame, is_new, keys_of["birth date"], pairs, lists)
+    unscored = unscored_pairs(frame, is_new, keys_of["birth date"], pairs, lists, communes)
     across, within = scope.unscored(pairs)
     unscored[0] += across
     unscored[1] += within
     stats["unscored_pairs"] = unscored
+    del scope, keys_of
+    if parked is not None:
+        parked.restore(frame)
     return pd.DataFrame(pairs, columns=["i", "j"]), stats
+
+
+class _Parked:
+    """A frame's columns of objects set aside while its candidate pairs are made (the pairs'
+    peak, and a province's identity frame is gigabytes of references): texts a row holds
+    alone (ID numbers, phones, insurance codes) as Arrow strings, the rest as 32-bit codes
+    into their distinct objects, put back as they were. The record keys stay: the caller holds
+    them too."""
+
+    ALONE = ("personal_id", "phone", "social_insurance_code")
+    KEPT = ("record_key",)
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.order = list(frame.columns)
+        self.coded: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.texts: dict[str, pa.Array] = {}
+        for name in self.order:
+            if frame[name].dtype != object or name in self.KEPT:
+                continue
+            values = frame[name].to_numpy(object)
+            if name in self.ALONE:
+                with contextlib.suppress(pa.ArrowInvalid, pa.ArrowTypeError):
+                    self.texts[name] = pa.array(values, type=pa.string(), from_pandas=True,
+                                                memory_pool=HEAP_POOL)
+            if name not in self.texts:
+                codes, distinct = pd.factorize(values, use_na_sentinel=True)
+                table = np.empty(len(distinct) + 1, dtype=object)  # the last: None
+                table[:-1] = distinct
+                self.coded[name] = (codes.astype(_row_type(len(values))), table)
+            del values, frame[name]
+        release_freed_memory()
+
+    def restore(self, frame: pd.DataFrame) -> None:
+        """The columns back in ``frame``, in their places."""
+        for k, name in enumerate(self.order):
+            if name in self.coded:
+                codes, table = self.coded.pop(name)
+                values = table[codes]
+            elif name in self.texts:
+                values = self.texts.pop(name).to_numpy(zero_copy_only=False)  # (None: none)
+            else:
+                continue
+            frame.insert(k, name, pd.Series(values, index=frame.index, dtype=object,
+                                            copy=False))
 
 
 # The core keys, whose blocks a province fills with namesakes: two rows in two communes are
@@ -534,16 +589,19 @@ class _ListScope:
 
 
 def unscored_pairs(frame: pd.DataFrame, is_new: np.ndarray, date: pd.Series,
-                   scored: np.ndarray, lists: np.ndarray | None = None) -> list[int]:
+                   scored: np.ndarray, lists: np.ndarray | None = None,
+                   communes: np.ndarray | None = None) -> list[int]:
     """Per class of pair (across sources, within one list): pairs that share the full birth
     date in two different communes and that no blocking key put among the ``scored`` pairs
     (i, j) — what the birth date alone blocked on before it was scoped to the commune. They are
     not scored (millions at a province's size, nearly all two people) but counted in the
     prior's denominator, so the prior, and with it every posterior, is what it was when they
     were scored. Blocks over :data:`MAX_BLOCK` are left out, as blocking leaves them out; a
-    pair needs a new record. ``lists``: as :func:`candidate_pairs` has them."""
+    pair needs a new record. ``lists``, ``communes`` (codes of the commune column): as
+    :func:`candidate_pairs` has them."""
     dates = _key_codes(date)
-    communes = pd.factorize(frame["commune_code"], use_na_sentinel=True)[0]
+    if communes is None:
+        communes = pd.factorize(frame["commune_code"], use_na_sentinel=True)[0]
     lists = list_codes(frame) if lists is None else lists
     if not (dates >= 0).any():
         return [0, 0]
@@ -624,6 +682,7 @@ class Context:
     stats: dict
     analyst: pd.DataFrame | None = None  # analysts' decisions as row pairs (i, j, same)
     cols: Columns | None = None  # the frame's comparison columns, built once per run
+    consume: bool = False  # the frame was handed over: its columns go once read
 
 
 def build_context(batch: pd.DataFrame, master: pd.DataFrame,
@@ -655,7 +714,7 @@ def build_context(batch: pd.DataFrame, master: pd.DataFrame,
         is_new[every["i"].to_numpy()] | is_new[every["j"].to_numpy()]].reset_index(drop=True)
     decided = decision_pairs(frame, decisions)
     lists = list_codes(frame)  # once, for the blocking scope, the prior's count and clusters
-    cands, stats = candidate_pairs(frame, is_new, lists)
+    cands, stats = candidate_pairs(frame, is_new, lists, park=consume)
     # Analysts' decisions calibrate the probabilities (:func:`fit_calibration`) but do not
     # move m: answering the review queue must not change what the next full relink links.
     cols = columns(frame)
@@ -663,7 +722,7 @@ def build_context(batch: pd.DataFrame, master: pd.DataFrame,
     model.unscored_pairs = tuple(stats["unscored_pairs"])
     clusters = Clusters(frame, decided[~decided["same"].astype(bool)], lists)
     ctx = Context(frame, clusters, model, np.array([""] * len(frame), dtype=object),
-                  np.full(len(frame), np.nan), stats, decided, cols)
+                  np.full(len(frame), np.nan), stats, decided, cols, consume)
     _link_certain(ctx, ids)
     if consume:
         _drop(frame, [c for c in frame.columns if c not in LINKING_COLUMNS])
@@ -685,6 +744,9 @@ IDENTIFIERS_ONLY = ("facility_code", "facility_patient_id")  # by identifier_pai
 LINKING_COLUMNS = frozenset({"record_key", "source_kind", "file_key", "personal_id",
                              "personal_id_status", "social_insurance_code",
                              "household_head_key", "mother_key", "person_id"})
+# ... and once the pairs' facts are known, before they are decided: record keys (persons,
+# review queue) and lists (the ambiguity rule).
+DECIDING_COLUMNS = frozenset({"record_key", "source_kind", "file_key"})
 
 
 def release_freed_memory() -> None:
@@ -822,9 +884,15 @@ def link_analysts(ctx: Context) -> None:
 
 def link_fuzzy(ctx: Context, cands: pd.DataFrame, thresholds: Thresholds) -> Decided:
     """Decide every candidate pair and link from the most probable down."""
+    facts, ids = PairFacts(ctx.frame), valid_id_codes(ctx.frame)
+    if ctx.consume:  # what is read of the frame from here on (see LINKING_COLUMNS)
+        _drop(ctx.frame, [c for c in ctx.frame.columns if c not in DECIDING_COLUMNS])
+        release_freed_memory()
     decided = decide(ctx.frame, cands, ctx.model, thresholds, ctx.clusters.roots(),
-                     cols=ctx.cols, fit_priors=True, keep=False)
-    fit_calibration(ctx.frame, cands, decided, ctx.model, ctx.analyst)
+                     cols=ctx.cols, fit_priors=True, keep=False, facts=facts)
+    del facts
+    fit_calibration(ctx.frame, cands, decided, ctx.model, ctx.analyst, ids=ids)
+    del ids
     ci, cj = cands["i"].to_numpy(), cands["j"].to_numpy()
     # The links from the most probable down, ties in pair order (a stable sort of only the
     # pairs to link: the order a sort of all pairs gives them, without sorting millions).

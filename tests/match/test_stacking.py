@@ -95,3 +95,29 @@ def test_each_keys_pairs_merge_into_the_sorted_distinct_set(monkeypatch, step):
         proposed |= set(codes.tolist())
         assert distinct.tolist() == sorted(proposed)
     assert len(proposed) > 1000
+
+
+def test_a_parked_frame_is_put_back_as_it_was():
+    """While its candidate pairs are made, a handed-over frame's columns of objects are set
+    aside (:class:`etl.match.engine._Parked`) and put back: the same values in the same
+    places, the same objects for the coded columns, ``None`` where a value was missing."""
+    from etl.match.engine import _Parked
+
+    given = ["pao", "mung", None, "pao", "dinh"]
+    frame = pd.DataFrame({
+        "record_key": [f"registry:f:row={i}" for i in range(5)],
+        "given_key": pd.Series(given, dtype=object),
+        "birth_year": [1990.0, np.nan, 2001.0, 1990.0, 1980.0],
+        "personal_id": pd.Series(["038090000001", None, "038090000003", None, "x"],
+                                 dtype=object),
+        "phone": pd.Series([None, 912345678, "0912345678", None, None], dtype=object),
+        "_new": pd.Series([True, False, True, True, False], dtype=object)})
+    expected = frame.copy()
+    objects = frame["given_key"].tolist()
+    parked = _Parked(frame)
+    assert list(frame.columns) == ["record_key", "birth_year"]
+    assert set(parked.texts) == {"personal_id"} and "phone" in parked.coded  # (a number)
+    parked.restore(frame)
+    pd.testing.assert_frame_equal(frame, expected)
+    assert all(a is b for a, b in zip(frame["given_key"], objects, strict=True))
+    assert frame["personal_id"][1] is None and frame["phone"][0] is None
