@@ -1008,10 +1008,12 @@ def resolve(batch: pd.DataFrame, master: pd.DataFrame, thresholds: Thresholds,
     person = person_of[x]
     person[known] = known_person
     stored = stored_of[x] | known
+    rule[rule == ""] = "new"  # (a copy: the rules' own objects, not a new text per row)
+    rule[known] = "known-record"
     result = pd.DataFrame({
-        "person_id": person.tolist(),
-        "match_rule": np.where(known, "known-record", np.where(rule == "", "new", rule)).tolist(),
-        "match_score": out_score.tolist(), "person_stored": stored})
+        "person_id": pd.Series(person, dtype=object, copy=False),
+        "match_rule": pd.Series(rule, dtype=object, copy=False),
+        "match_score": pd.Series(out_score, dtype=object, copy=False), "person_stored": stored})
     ctx.stats["review_pairs"] = int(len(review))
     ctx.stats["review_expected_true_share"] = (
         round(float(review["probability"].mean()), 3) if len(review) else None)
