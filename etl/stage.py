@@ -289,22 +289,29 @@ REPEATED_TEXTS = ("source_kind", "file_key", "full_name", "family_key", "middle_
                   "mother_key")
 
 
+def object_codes(values: pd.Series | np.ndarray | list) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's code among the distinct values, and the values by code with ``None`` last
+    (a missing value's code, -1, takes it): ``table[codes]`` is the values again, one object
+    per distinct value."""
+    array = values.to_numpy(object) if isinstance(values, pd.Series) else np.asarray(
+        values, dtype=object)  # (a Series built from a list first looks at every value)
+    codes, distinct = pd.factorize(array, use_na_sentinel=True)
+    table = np.empty(len(distinct) + 1, dtype=object)
+    table[:-1] = distinct
+    return codes, table
+
+
 def shared(values: pd.Series | np.ndarray | list, once: dict | None = None) -> np.ndarray:
     """The values as an object array holding one object per distinct value (``None`` where a
     value is missing). Texts read back from JSON, Parquet or another process are a new object
     per cell: a million records' sexes, communes and family names were hundreds of megabytes of
     copies of a few hundred strings. ``once``: the objects kept so far for a column read in
     parts (value → its object), which a distinct value takes, or joins."""
-    array = values.to_numpy(object) if isinstance(values, pd.Series) else np.asarray(
-        values, dtype=object)  # (a Series built from a list first looks at every value)
-    codes, distinct = pd.factorize(array, use_na_sentinel=True)
-    out = np.empty(len(distinct) + 1, dtype=object)  # the last: a missing value's None
-    if once is None:
-        out[:-1] = distinct
-    else:
+    codes, table = object_codes(values)
+    if once is not None:
         keep = once.setdefault
-        out[:-1] = [keep(v, v) for v in distinct.tolist()]
-    return out[codes]
+        table[:-1] = [keep(v, v) for v in table[:-1].tolist()]
+    return table[codes]
 
 
 def map_distinct(series: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from etl.match.decide import distinct_codes
+from etl.match.decide import distinct_codes, valid_id_codes
 
 _EMPTY: frozenset = frozenset()
 
@@ -156,9 +156,7 @@ class Clusters:
         # A C array, not a NumPy one: :meth:`find` reads it an element at a time, tens of
         # thousands of times per run, and a NumPy scalar is slow to take out and compare.
         self.parent = _row_codes(np.arange(n))
-        pid, _ = _text_codes(frame["personal_id"])
-        valid = (frame["personal_id_status"] == "valid").to_numpy()
-        self.pids = _Facts(np.where(valid, pid, -1))  # (compared, never read: codes alone)
+        self.pids = _Facts(valid_id_codes(frame))  # (compared, never read: codes alone)
         self.insurance = _Facts(*_text_codes(frame["social_insurance_code"]))
         self.persons = _Facts(*_text_codes(frame["person_id"]))
         y, mo, d = (frame[c].to_numpy(float) for c in ("birth_year", "birth_month",

@@ -278,6 +278,7 @@ def fit_calibration(frame: pd.DataFrame, pairs: pd.DataFrame, decided: Decided, 
                             index=analyst["i"].to_numpy(np.int64) * n
                             + analyst["j"].to_numpy(np.int64))
         answers = answers[~answers.index.duplicated(keep="last")].sort_index()
+        asked, answer = answers.index.to_numpy(), answers.to_numpy()
     posterior, truth = [], []
     # A slice of pairs at a time: a province's aligned ids were 660 MB, and its pairs' masks
     # 41 MB each.
@@ -288,10 +289,10 @@ def fit_calibration(frame: pd.DataFrame, pairs: pd.DataFrame, decided: Decided, 
         same = known & (a == b)
         if answers is not None:
             code = i[at].astype(np.int64) * n + j[at]
-            where = np.minimum(np.searchsorted(answers.index.to_numpy(), code), len(answers) - 1)
-            hit = answers.index.to_numpy()[where] == code
+            where = np.minimum(np.searchsorted(asked, code), len(asked) - 1)
+            hit = asked[where] == code
             known |= hit
-            same[hit] = answers.to_numpy()[where[hit]]
+            same[hit] = answer[where[hit]]
         use = known & ~decided.vetoed[at] & ~decided.ambiguous[at]
         posterior.append(decided.posterior[at][use])
         truth.append(same[use])

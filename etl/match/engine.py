@@ -50,7 +50,7 @@ from etl.match.decide import (
 )
 from etl.match.declare import BIRTH, FAMILY, GIVEN
 from etl.match.model import Model, estimate
-from etl.stage import HEAP_POOL, StageData, key_in, map_distinct
+from etl.stage import HEAP_POOL, StageData, key_in, map_distinct, object_codes
 from etl.text import fold
 from etl.text.keys import address_key, name_key
 from etl.transform.identifiers import implied_by_personal_id
@@ -289,7 +289,7 @@ def _merged(distinct: np.ndarray, codes: np.ndarray) -> np.ndarray:
     if not len(codes):
         return distinct
     old = len(distinct)
-    if not distinct.flags.owndata or distinct.base is not None:
+    if distinct.base is not None:  # (a view cannot grow)
         distinct = distinct.copy()
     distinct.resize(old + len(codes), refcheck=False)
     # Each old code moves up by the number of new codes that go before it, from the last
@@ -419,7 +419,6 @@ def candidate_pairs(frame: pd.DataFrame, is_new: np.ndarray, lists: np.ndarray |
                 "names any order": no_commune, "birth date": no_commune}
     keys_of = blocking_keys(frame)
     scope = _ListScope(frame, keys_of, lists)
-    communes = pd.factorize(frame["commune_code"], use_na_sentinel=True)[0]
     parked = _Parked(frame) if park else None
     n = len(frame)
     distinct = np.empty(0, dtype=np.int64)
@@ -443,7 +442,8 @@ def candidate_pairs(frame: pd.DataFrame, is_new: np.ndarray, lists: np.ndarray |
     np.floor_divide(distinct, n, out=pairs[:, 0], casting="unsafe")
     np.remainder(distinct, n, out=pairs[:, 1], casting="unsafe")
     del distinct
-    unscored = unscored_pairs(frame, is_new, keys_of["birth date"], pairs, lists, communes)
+    unscored = unscored_pairs(frame, is_new, keys_of["birth date"], pairs, lists,
+                              scope.communes)
     across, within = scope.unscored(pairs)
     unscored[0] += across
     unscored[1] += within
@@ -477,9 +477,7 @@ class _Parked:
                     self.texts[name] = pa.array(values, type=pa.string(), from_pandas=True,
                                                 memory_pool=HEAP_POOL)
             if name not in self.texts:
-                codes, distinct = pd.factorize(values, use_na_sentinel=True)
-                table = np.empty(len(distinct) + 1, dtype=object)  # the last: None
-                table[:-1] = distinct
+                codes, table = object_codes(values)
                 self.coded[name] = (codes.astype(_row_type(len(values))), table)
             del values, frame[name]
         release_freed_memory()
